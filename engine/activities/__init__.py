@@ -1,0 +1,1 @@
+"""Activities: the worker-side half of a run (actions, secrets, output caps)."""

@@ -1,0 +1,111 @@
+"""The ``run_action`` activity: one attempt of one registered action."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from engine.activities.secrets import resolve_secrets
+from engine.errors import ActionError, ActionNotFound, SecretMissing
+from engine.registry import REGISTRY, ActionDefinition, ActionRegistry
+from engine.sdk.context import ActionContext
+from engine.workflows.types import ACTIVITY_NAME, ActionRequest, ActionResult
+
+log = logging.getLogger("fireline.activity")
+DEFAULT_OUTPUT_CAP = 256 * 1024
+
+
+def cap_output(output: Any, cap_bytes: int) -> ActionResult:
+    """Keep results small in history: beyond ``cap_bytes`` return a marked preview."""
+    data = to_jsonable_python(output, fallback=str)
+    encoded = json.dumps(data, separators=(",", ":"), default=str)
+    size = len(encoded.encode())
+    if size <= cap_bytes:
+        return ActionResult(output=data, size_bytes=size)
+    preview: Any = {"preview": encoded[: min(cap_bytes // 4, 4096)]}
+    if isinstance(data, dict):
+        preview = {k: v for k, v in data.items() if len(json.dumps(v, default=str)) <= 1024}
+        preview.update({"preview_keys": sorted(data)})
+    preview.update({"truncated": True, "total_bytes": size})
+    return ActionResult(output=preview, truncated=True, size_bytes=size)
+
+
+class ActionRunner:
+    """Holds what every attempt needs: the registry, configuration and the output cap."""
+
+    def __init__(
+        self,
+        registry: ActionRegistry = REGISTRY,
+        *,
+        settings: dict[str, Any] | None = None,
+        secrets_dir: Path | None = None,
+        output_cap_bytes: int = DEFAULT_OUTPUT_CAP,
+    ) -> None:
+        self.registry = registry
+        self.settings = settings or {}
+        self.secrets_dir = secrets_dir
+        self.output_cap_bytes = output_cap_bytes
+
+    @activity.defn(name=ACTIVITY_NAME)
+    async def run_action(self, request: ActionRequest) -> ActionResult:
+        """Validate arguments, resolve secrets, call the action, cap its output."""
+        info = activity.info()
+        try:
+            definition = self.registry.get(request.action)
+            params = definition.params_model.model_validate(request.args)
+            secrets = resolve_secrets(definition.secrets, definition.optional_secrets, secrets_dir=self.secrets_dir)
+        except ActionNotFound as exc:
+            raise ApplicationError(str(exc), type="ActionNotFound", non_retryable=True) from None
+        except ValidationError as exc:
+            raise ApplicationError(_argument_errors(request.action, exc), type="InvalidArguments", non_retryable=True) from None
+        except SecretMissing as exc:
+            raise ApplicationError(str(exc), type="SecretMissing", non_retryable=True) from None
+        ctx = ActionContext(
+            run_id=request.run_id,
+            workflow_id=info.workflow_id or request.run_id,
+            playbook=request.playbook,
+            step_path=request.path,
+            attempt=request.attempt,
+            idempotency_key=request.idempotency_key,
+            secrets=secrets,
+            settings=self.settings,
+            heartbeat=activity.heartbeat,
+        )
+        started = time.perf_counter()
+        try:
+            output = await _call(definition, ctx, params)
+        except ActionError as exc:
+            raise ApplicationError(str(exc), type=exc.type, non_retryable=not exc.retryable) from None
+        except SecretMissing as exc:
+            raise ApplicationError(str(exc), type="SecretMissing", non_retryable=True) from None
+        except Exception as exc:  # noqa: BLE001 - an integration bug must become a step failure, not a crash
+            log.warning("action %s at %s raised %s", request.action, request.path, type(exc).__name__)
+            raise ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__) from None
+        log.debug("action %s took %.1f ms", request.action, (time.perf_counter() - started) * 1000)
+        return cap_output(output, self.output_cap_bytes)
+
+
+async def _call(definition: ActionDefinition, ctx: ActionContext, params: BaseModel) -> Any:
+    args: tuple[Any, ...] = (ctx,) if definition.takes_context else ()
+    kwargs: dict[str, Any] = {}
+    if definition.params_as_model:
+        args = (*args, params)
+    else:
+        kwargs = {name: getattr(params, name) for name in type(params).model_fields}
+    if definition.is_async:
+        return await definition.func(*args, **kwargs)
+    return await asyncio.to_thread(definition.func, *args, **kwargs)
+
+
+def _argument_errors(action: str, exc: ValidationError) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:5]]
+    return f"{action}: invalid arguments: " + "; ".join(parts)

@@ -1,0 +1,30 @@
+"""The ``fireline`` command line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from engine.cli import authoring, runs, stack_cmds
+from engine.errors import FirelineError
+
+app = typer.Typer(
+    name="fireline",
+    help="Incident response for AI systems: YAML playbooks run as durable Temporal workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+authoring.register(app)
+runs.register(app)
+stack_cmds.register(app)
+
+
+def main() -> None:
+    """Entry point; a FirelineError becomes one clear line and exit code 1."""
+    try:
+        app()
+    except FirelineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,144 @@
+"""Run commands: run, runs, show, approve, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from temporalio.client import Client
+
+from engine import client as fl
+from engine.cli.common import console, load_settings, parse_pairs, read_alert, run_async
+from engine.cli.render import print_run
+from engine.plan.compile import compile_plan
+from engine.plan.inputs import resolve_inputs
+from engine.plan.state import Decision, RunState
+from engine.settings import Settings
+from engine.spec.catalog import load_catalog
+from engine.stack.local import connect_args
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="fireline.yaml to read.")]
+
+
+async def _client(settings: Settings) -> Client:
+    return await fl.connect(connect_args(settings))
+
+
+def groups_of(settings: Settings, user: str) -> list[str]:
+    """Groups ``user`` belongs to, by the configured ``approver_groups``."""
+    bare = user.removeprefix("user:")
+    return sorted(g for g, members in settings.approver_groups.items() if bare in members or user in members)
+
+
+def run(
+    playbook: Annotated[str, typer.Argument(help="Playbook file or catalog name.")],
+    alert: Annotated[Path, typer.Option("--alert", help="Normalized alert (JSON).")],
+    inputs: Annotated[list[str] | None, typer.Option("--input", help="k=v, repeatable.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish and print it.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Start a playbook for an alert (or join the open run of the same incident)."""
+    settings = load_settings(config)
+    sources = [settings.playbooks_dir] + ([Path(playbook)] if Path(playbook).exists() else [])
+    catalog = load_catalog([p for p in sources if p.exists()])
+    plan = compile_plan(catalog.resolve(playbook), catalog)
+    alert_view = read_alert(alert)
+    resolved = resolve_inputs(plan, alert_view, parse_pairs(inputs or []))
+
+    async def go() -> tuple[fl.StartedRun, RunState | None]:
+        client = await _client(settings)
+        started = await fl.start_run(client, plan, alert_view, resolved, task_queue=settings.temporal.task_queue)
+        if not wait:
+            return started, None
+        await client.get_workflow_handle(started.run_id).result()
+        return started, await fl.status(client, started.run_id)
+
+    started, final = run_async(go())
+    verb = "joined open run" if started.joined else "started run"
+    typer.echo(f"{verb} {started.run_id}")
+    if final is not None:
+        print_run(console, final)
+
+
+def runs(
+    open_only: Annotated[bool, typer.Option("--open", help="Only runs still going.")] = False,
+    limit: Annotated[int, typer.Option(help="How many.")] = 30,
+    config: ConfigOption = None,
+) -> None:
+    """List open and recent runs."""
+    settings = load_settings(config)
+
+    async def go() -> list[fl.RunSummary]:
+        return await fl.list_runs(await _client(settings), limit=limit, open_only=open_only)
+
+    summaries = run_async(go())
+    if not summaries:
+        typer.echo("no runs")
+    for s in summaries:
+        started = s.started_at.strftime("%Y-%m-%d %H:%M:%S") if s.started_at else ""
+        typer.echo(f"{s.run_id:<48} {s.status:<10} {started}  {s.severity:<8} {s.title[:60]}")
+
+
+def show(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable timeline.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Show a run's timeline: steps, status, times, attempts, outputs, approvals."""
+    settings = load_settings(config)
+
+    async def go() -> RunState:
+        return await fl.status(await _client(settings), run_id)
+
+    state = run_async(go())
+    if as_json:
+        typer.echo(state.model_dump_json(indent=2))
+    else:
+        print_run(console, state)
+
+
+def approve(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    step: Annotated[str, typer.Argument(help="Approval step path, e.g. approve.")],
+    user: Annotated[str, typer.Option("--as", help="Who decides, e.g. user:alice.")],
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why (required to reject).")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Approve (or reject) a pending approval step."""
+    settings = load_settings(config)
+    by = user if user.startswith("user:") else f"user:{user}"
+    decision = Decision.REJECT if reject else Decision.APPROVE
+
+    async def go() -> None:
+        client = await _client(settings)
+        await fl.decide(client, run_id, step, decision, by, groups=groups_of(settings, by), reason=reason)
+
+    run_async(go())
+    typer.echo(f"{decision.value}d {run_id} {step} as {by}")
+
+
+def cancel(run_id: Annotated[str, typer.Argument(help="Run id.")], config: ConfigOption = None) -> None:
+    """Cancel a run."""
+    settings = load_settings(config)
+
+    async def go() -> None:
+        await fl.cancel(await _client(settings), run_id)
+
+    run_async(go())
+    typer.echo(f"cancel requested for {run_id}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the run commands to ``app``."""
+    app.command()(run)
+    app.command()(runs)
+    app.command()(show)
+    app.command()(approve)
+    app.command()(cancel)
+
+
+__all__ = ["asyncio", "json", "register"]

@@ -1,0 +1,193 @@
+"""Stack commands: up, down, status, worker, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from engine import client as fl
+from engine.cli.common import console, load_settings
+from engine.errors import ConfigError
+from engine.serve import serve_worker, stop_on_signals
+from engine.settings import Settings
+from engine.stack.local import LocalStack, connect_args, stop_detached, wait_for_stack
+from engine.stack.local import status as stack_status
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="fireline.yaml to read.")]
+
+
+def settings_for_up(config: Path | None, overrides: dict[str, Any]) -> Settings:
+    """Configured settings with `fireline up`'s options on top (secrets stay in the environment)."""
+    settings = load_settings(config)
+    data = settings.model_dump()
+    overrides = dict(overrides)
+    key_env = overrides.pop("temporal.api_key_env", None)
+    if key_env:
+        if not os.environ.get(key_env):
+            raise ConfigError(f"--api-key-env {key_env}: the variable is empty or not set")
+        overrides["temporal.api_key"] = os.environ[key_env]
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    try:
+        return Settings.model_validate(data)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def up(
+    detach: Annotated[bool, typer.Option("--detach", help="Run in the background; stop with `fireline down`.")] = False,
+    temporal: Annotated[str | None, typer.Option("--temporal", help="Use this Temporal (host:port).")] = None,
+    namespace: Annotated[str | None, typer.Option(help="Temporal namespace.")] = None,
+    tls: Annotated[bool | None, typer.Option("--tls/--no-tls", help="TLS to Temporal.")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option("--api-key-env", help="Variable holding a Temporal Cloud API key.")
+    ] = None,
+    temporal_port: Annotated[int | None, typer.Option(help="Embedded Temporal gRPC port (0 = free).")] = None,
+    ui_port: Annotated[int | None, typer.Option(help="Embedded Temporal Web UI port (0 = free).")] = None,
+    elasticsearch_port: Annotated[int | None, typer.Option(help="Embedded Elasticsearch port (0 = free).")] = None,
+    home: Annotated[Path | None, typer.Option(help="State folder (default .fireline or $FIRELINE_HOME).")] = None,
+    seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Load sample SIEM data.")] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Start the local stack: Temporal dev server, local Elasticsearch, worker. Ctrl-C stops it."""
+    overrides = {
+        "home": str(home) if home else None,
+        "temporal.address": temporal,
+        "temporal.namespace": namespace,
+        "temporal.tls": tls,
+        "temporal.api_key_env": api_key_env,
+        "temporal.ports.grpc": temporal_port,
+        "temporal.ports.ui": ui_port,
+        "elasticsearch.port": elasticsearch_port,
+    }
+    settings = settings_for_up(config, overrides)
+    if detach:
+        _detach(settings, config, overrides)
+        return
+    asyncio.run(_run_stack(settings, seed=seed))
+
+
+async def _run_stack(settings: Settings, *, seed: bool) -> None:
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    async with LocalStack(settings) as stack:
+        if seed and settings.elasticsearch.url is None and stack.elasticsearch_url:
+            from integrations.elasticsearch.seed import seed_sample_data
+
+            await asyncio.to_thread(seed_sample_data, stack.elasticsearch_url)
+        client = await fl.connect(stack.connect_args())
+        stack.record(worker_pid=os.getpid())
+        console.print(f"Temporal      {stack.temporal_address}  namespace {stack.namespace}")
+        console.print(f"Web UI        {stack.web_ui_url or '(external cluster)'}")
+        console.print(f"Elasticsearch {stack.elasticsearch_url or '-'}")
+        console.print(f"worker        task queue {stack.task_queue} (pid {os.getpid()})")
+        console.print(f"state         {stack.home}   Ctrl-C stops everything")
+        await serve_worker(client, settings, elasticsearch_url=stack.elasticsearch_url, stop=stop)
+    console.print("stack stopped")
+
+
+def _detach(settings: Settings, config: Path | None, overrides: dict[str, Any]) -> None:
+    home = settings.home.resolve()
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    log = (home / "logs" / "fireline-up.log").open("ab")
+    env = {**os.environ, "FIRELINE_HOME": str(home)}
+    env["FIRELINE_UP_ARGS"] = json.dumps({"config": str(config) if config else None, "overrides": overrides})
+    subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "engine.cli.detached"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    log.close()
+    state = wait_for_stack(home, timeout=90, require_worker=True)
+    typer.echo(f"stack running in the background under {home}")
+    typer.echo(f"Temporal {state.temporal_address}  Web UI {state.web_ui_url or '-'}")
+    typer.echo("stop it with: fireline down")
+
+
+def down(
+    home: Annotated[Path | None, typer.Option(help="State folder.")] = None, config: ConfigOption = None
+) -> None:
+    """Stop a stack started with `fireline up --detach`."""
+    target = home or load_settings(config).home
+    messages = stop_detached(target.resolve())
+    for line in messages or [f"no stack recorded under {target.resolve()}"]:
+        typer.echo(line)
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    home: Annotated[Path | None, typer.Option(help="State folder.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Say what runs where: Temporal, Web UI, receiver, Elasticsearch, worker."""
+    settings = load_settings(config)
+    report = stack_status((home or settings.home).resolve())
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    typer.echo(f"home          {report.home}")
+    for line in _status_lines(report.model_dump(mode="json")):
+        typer.echo(line)
+
+
+def _status_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for key, value in report.items():
+        if key == "home":
+            continue
+        if isinstance(value, list):
+            for item in value:
+                lines.append("  " + "  ".join(f"{k}={v}" for k, v in item.items() if v not in (None, "")))
+        elif isinstance(value, dict):
+            lines.append(f"{key:<13} " + "  ".join(f"{k}={v}" for k, v in value.items() if v not in (None, "")))
+        else:
+            lines.append(f"{key:<13} {value}")
+    return lines
+
+
+def worker(config: ConfigOption = None) -> None:
+    """Run only a worker, against the configured (or local) Temporal."""
+    settings = load_settings(config)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        client = await fl.connect(connect_args(settings))
+        console.print(f"worker on task queue {settings.temporal.task_queue}; Ctrl-C stops it")
+        await serve_worker(client, settings, elasticsearch_url=settings.elasticsearch.url, stop=stop)
+
+    asyncio.run(go())
+
+
+def demo(
+    home: Annotated[Path, typer.Option(help="State folder for the demo stack.")] = Path(".fireline/demo"),
+) -> None:
+    """Start the local stack, run a real AI incident end to end, print its timeline, stop."""
+    from engine.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(home)))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the stack commands to ``app``."""
+    app.command()(up)
+    app.command()(down)
+    app.command()(status)
+    app.command()(worker)
+    app.command()(demo)

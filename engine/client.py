@@ -1,0 +1,182 @@
+"""Temporal client wiring: start, join, query, decide and cancel runs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
+
+from engine.errors import ApprovalRefused, RunNotFound
+from engine.plan.models import Plan
+from engine.settings import TemporalConnectArgs
+from engine.plan.state import Decision, JoinedAlert, RunState, StepRecord
+from engine.templating import TemplateEngine
+from engine.workflows.types import (
+    DECIDE_UPDATE,
+    JOIN_SIGNAL,
+    STATUS_QUERY,
+    WORKFLOW_NAME,
+    DecisionRequest,
+    RunInput,
+)
+
+
+async def connect(args: TemporalConnectArgs) -> Client:
+    """Connect with fireline's (pydantic) data converter, TLS and API key as configured."""
+    tls: bool | TLSConfig = args.tls
+    if args.tls and (args.server_root_ca_cert or args.client_cert or args.server_name):
+        tls = TLSConfig(
+            server_root_ca_cert=args.server_root_ca_cert,
+            client_cert=args.client_cert,
+            client_private_key=args.client_private_key,
+            domain=args.server_name,
+        )
+    return await Client.connect(
+        args.target_host,
+        namespace=args.namespace,
+        tls=tls,
+        api_key=args.api_key,
+        data_converter=pydantic_data_converter,
+    )
+
+
+class StartedRun(BaseModel):
+    """The outcome of asking for a run: a new run or the open one this alert joined."""
+
+    run_id: str
+    temporal_run_id: str | None = None
+    joined: bool
+
+
+def run_id_for(plan: Plan, dedup_value: str) -> str:
+    """Workflow id: one open run per playbook and dedup key."""
+    digest = hashlib.sha256(dedup_value.encode()).hexdigest()[:16]
+    return f"{plan.name}-{digest}"
+
+
+async def start_run(
+    client: Client,
+    plan: Plan,
+    alert: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    *,
+    task_queue: str,
+    engine: TemplateEngine | None = None,
+) -> StartedRun:
+    """Start the playbook for this alert, or join the open run of the same incident."""
+    engine = engine or TemplateEngine()
+    dedup_value = str(engine.render(plan.dedup_key, {"alert": dict(alert)}))
+    run_id = run_id_for(plan, dedup_value)
+    joined = JoinedAlert(
+        id=str(alert.get("id", "")),
+        title=str(alert.get("title", ""))[:200],
+        received_at=datetime.now(UTC),
+    )
+    handle = await client.start_workflow(
+        WORKFLOW_NAME,
+        RunInput(plan=plan, alert=dict(alert), inputs=dict(inputs), task_queue=task_queue),
+        id=run_id,
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal=JOIN_SIGNAL,
+        start_signal_args=[joined],
+        memo={"playbook": plan.name, "status": "running", "title": joined.title},
+        static_summary=f"{plan.name} v{plan.version}: {joined.title}"[:200],
+    )
+    # signal-with-start answers whether it started a run; the SDK keeps that on the handle.
+    response = getattr(handle, "_start_workflow_response", None)
+    started = bool(getattr(response, "started", False))
+    return StartedRun(run_id=run_id, temporal_run_id=handle.result_run_id, joined=not started)
+
+
+async def status(client: Client, run_id: str) -> RunState:
+    """The live timeline of a run (open or closed)."""
+    handle = client.get_workflow_handle(run_id)
+    try:
+        return await handle.query(STATUS_QUERY, result_type=RunState)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise RunNotFound(f"no run {run_id!r}") from None
+        raise
+
+
+async def decide(
+    client: Client,
+    run_id: str,
+    step: str,
+    decision: Decision,
+    by: str,
+    *,
+    groups: list[str] | None = None,
+    reason: str = "",
+    via: str = "cli",
+) -> StepRecord:
+    """Send a decision through the ``decide`` Update; refusals raise :class:`ApprovalRefused`."""
+    handle = client.get_workflow_handle(run_id)
+    request = DecisionRequest(step=step, decision=decision, by=by, groups=groups or [], reason=reason, via=via)
+    try:
+        return await handle.execute_update(DECIDE_UPDATE, request, result_type=StepRecord)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise ApprovalRefused(getattr(cause, "message", str(cause))) from None
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise RunNotFound(f"no open run {run_id!r}") from None
+        raise
+
+
+async def cancel(client: Client, run_id: str) -> None:
+    """Ask a run to stop; steps in flight are marked cancelled."""
+    try:
+        await client.get_workflow_handle(run_id).cancel()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise RunNotFound(f"no open run {run_id!r}") from None
+        raise
+
+
+class RunSummary(BaseModel):
+    """One line of ``fireline runs``."""
+
+    run_id: str
+    playbook: str
+    status: str
+    title: str
+    severity: str
+    started_at: datetime | None
+    closed_at: datetime | None
+
+
+async def list_runs(client: Client, *, limit: int = 50, open_only: bool = False) -> list[RunSummary]:
+    """Open and recent runs, newest first."""
+    query = f'WorkflowType = "{WORKFLOW_NAME}"'
+    if open_only:
+        query += ' AND ExecutionStatus = "Running"'
+    out: list[RunSummary] = []
+    async for wf in client.list_workflows(query, limit=limit):
+        memo = await wf.memo()
+        status_text = str(memo.get("status", ""))
+        if wf.status is not WorkflowExecutionStatus.RUNNING and wf.status is not None:
+            temporal_status = wf.status.name.lower()
+            if status_text in ("", "running") or temporal_status in ("terminated", "timed_out", "canceled"):
+                status_text = temporal_status
+        out.append(
+            RunSummary(
+                run_id=wf.id,
+                playbook=str(memo.get("playbook", "")),
+                status=status_text or "running",
+                title=str(memo.get("title", "")),
+                severity=str(memo.get("severity", "")),
+                started_at=wf.start_time,
+                closed_at=wf.close_time,
+            )
+        )
+    return out

@@ -1,0 +1,1 @@
+"""Compile playbooks into plans, and conduct plans step by step (no temporalio)."""

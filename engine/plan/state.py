@@ -1,0 +1,154 @@
+"""The live state of a run: its timeline, approvals and outcome (the ``status`` query's answer)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from engine.plan.models import StepKind
+
+
+class StepStatus(StrEnum):
+    """Where a step is."""
+
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True when the step will not change any more."""
+        return self not in (StepStatus.RUNNING, StepStatus.WAITING)
+
+
+class RunStatus(StrEnum):
+    """Where a run is."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Decision(StrEnum):
+    """A human's answer to an approval."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class Attempt(BaseModel):
+    """One try of an action."""
+
+    number: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    error_type: str | None = None
+    error: str | None = None
+
+
+class ApprovalRecord(BaseModel):
+    """An approval request and its outcome."""
+
+    title: str
+    details: str = ""
+    approvers: list[str]
+    requested_at: datetime
+    deadline: datetime
+    decision: Decision | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str = ""
+    escalated_at: datetime | None = None
+    timed_out: bool = False
+
+
+class StepRecord(BaseModel):
+    """One step's entry on the timeline."""
+
+    path: str
+    id: str
+    kind: StepKind
+    name: str = ""
+    status: StepStatus = StepStatus.RUNNING
+    started_at: datetime
+    finished_at: datetime | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    output: Any = None
+    error_type: str | None = None
+    error: str | None = None
+    approval: ApprovalRecord | None = None
+    child_run: str | None = None
+
+    @property
+    def output_summary(self) -> str:
+        """A one-line summary of the output for timelines."""
+        return summarize(self.output)
+
+
+class JoinedAlert(BaseModel):
+    """An alert that joined this run as a repeat of the same incident."""
+
+    id: str
+    title: str = ""
+    received_at: datetime
+
+
+class RunState(BaseModel):
+    """The whole run, as the ``status`` query returns it."""
+
+    run_id: str
+    playbook: str
+    version: int
+    sha256: str
+    status: RunStatus = RunStatus.RUNNING
+    started_at: datetime
+    finished_at: datetime | None = None
+    alert_id: str = ""
+    alert_title: str = ""
+    severity: str = ""
+    steps: list[StepRecord] = Field(default_factory=list)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    failure: dict[str, str] | None = None
+    joined_alerts: list[JoinedAlert] = Field(default_factory=list)
+
+    def step(self, path: str) -> StepRecord | None:
+        """The latest record of ``path``."""
+        for record in reversed(self.steps):
+            if record.path == path:
+                return record
+        return None
+
+    def pending_approvals(self) -> list[StepRecord]:
+        """Approvals still waiting for a decision."""
+        return [r for r in self.steps if r.kind is StepKind.APPROVAL and r.status is StepStatus.WAITING]
+
+
+def summarize(value: Any, limit: int = 120) -> str:
+    """Short human summary of a JSON-like value."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        parts = []
+        for key, item in list(value.items())[:6]:
+            if isinstance(item, list):
+                parts.append(f"{key}=[{len(item)}]")
+            elif isinstance(item, dict):
+                parts.append(f"{key}={{{len(item)}}}")
+            else:
+                parts.append(f"{key}={str(item)[:40]}")
+        text = " ".join(parts)
+    elif isinstance(value, list):
+        text = f"[{len(value)} items]"
+    else:
+        text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,1 @@
+"""Rehearsals: run a playbook against mocked action results and compare with expectations."""

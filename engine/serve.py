@@ -1,0 +1,45 @@
+"""Long-running services of a stack: the worker (and, later, the receiver)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+from temporalio.client import Client
+
+from engine.activities.run_action import ActionRunner
+from engine.settings import Settings
+from engine.worker import build_worker
+
+
+def action_settings(settings: Settings, elasticsearch_url: str | None) -> dict[str, Any]:
+    """Non-secret configuration actions read through ``ctx.settings``."""
+    out: dict[str, Any] = {}
+    if elasticsearch_url:
+        out["ELASTICSEARCH_URL"] = elasticsearch_url
+    if settings.elasticsearch.ca_file:
+        out["ELASTICSEARCH_CA_FILE"] = str(settings.elasticsearch.ca_file)
+    return out
+
+
+async def serve_worker(
+    client: Client, settings: Settings, *, elasticsearch_url: str | None, stop: asyncio.Event
+) -> None:
+    """Run a worker until ``stop`` is set; in-flight activities finish before it returns."""
+    runner = ActionRunner(
+        settings=action_settings(settings, elasticsearch_url),
+        output_cap_bytes=settings.output_cap_bytes,
+    )
+    worker = build_worker(client, settings.temporal.task_queue, runner=runner)
+    async with worker:
+        await stop.wait()
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set ``stop`` on SIGINT/SIGTERM (graceful shutdown)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)

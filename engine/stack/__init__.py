@@ -1,0 +1,1 @@
+"""The embedded local stack: Temporal dev server, local SIEM, worker and receiver."""

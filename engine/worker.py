@@ -1,0 +1,42 @@
+"""Temporal worker wiring: the PlaybookRun workflow and the run_action activity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from engine.activities.run_action import ActionRunner
+from engine.workflows.playbook_run import PlaybookRun
+
+# Pure, deterministic modules the workflow uses; passing them through keeps the sandbox
+# strict while sparing each run a re-import of Jinja2 and pydantic models.
+PASSTHROUGH_MODULES = ("engine", "jinja2", "markupsafe", "pydantic", "pydantic_core", "yaml")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The default sandbox, with our pure modules passed through."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES))
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    *,
+    runner: ActionRunner | None = None,
+    activities: Sequence[Any] | None = None,
+    max_concurrent_activities: int = 100,
+) -> Worker:
+    """A worker for PlaybookRun; ``activities`` replaces the real run_action (rehearsals)."""
+    runner = runner or ActionRunner()
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[PlaybookRun],
+        activities=list(activities) if activities is not None else [runner.run_action],
+        workflow_runner=workflow_runner(),
+        max_concurrent_activities=max_concurrent_activities,
+    )

@@ -1,0 +1,1 @@
+"""The PlaybookRun workflow and its input/output types."""

@@ -1,0 +1,202 @@
+"""``PlaybookRun``: the one generic workflow that executes any plan.
+
+The workflow is a thin shell around the pure :class:`~engine.plan.conductor.Conductor`:
+activities, timers, conditions and child workflows are its executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from engine.errors import FirelineError
+    from engine.plan.conductor import ActionCall, ApprovalMock, Conductor, StepFailure
+    from engine.plan.inputs import resolve_inputs
+    from engine.plan.state import JoinedAlert, RunState, StepRecord
+    from engine.templating import TemplateEngine
+    from engine.workflows.types import (
+        ACTIVITY_NAME,
+        DECIDE_UPDATE,
+        JOIN_SIGNAL,
+        STATUS_QUERY,
+        WORKFLOW_NAME,
+        ActionRequest,
+        ActionResult,
+        DecisionRequest,
+        RunInput,
+    )
+
+_ENGINE = TemplateEngine()
+
+
+class _TemporalExecutor:
+    """Executor whose operations are Temporal commands."""
+
+    def __init__(self, run_input: RunInput, run_id: str) -> None:
+        self.input = run_input
+        self.run_id = run_id
+
+    def now(self) -> datetime:
+        return workflow.now()
+
+    async def run_action(self, call: ActionCall) -> Any:
+        request = ActionRequest(
+            action=call.action,
+            args=call.args,
+            path=call.path,
+            idempotency_key=call.idempotency_key,
+            attempt=call.attempt,
+            run_id=self.run_id,
+            playbook=self.input.plan.name,
+        )
+        try:
+            result = await workflow.execute_activity(
+                ACTIVITY_NAME,
+                request,
+                result_type=ActionResult,
+                start_to_close_timeout=timedelta(seconds=call.timeout_s),
+                # The conductor retries, so every attempt and its error lands on the timeline.
+                retry_policy=RetryPolicy(maximum_attempts=1),
+                summary=f"{call.path} ({call.action}) attempt {call.attempt}",
+            )
+        except ActivityError as err:
+            raise _as_failure(err) from None
+        return result.output
+
+    async def sleep(self, seconds: float) -> None:
+        await workflow.sleep(seconds)
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
+        if predicate():
+            return True
+        if timeout_s <= 0:
+            return False
+        try:
+            await workflow.wait_condition(predicate, timeout=timeout_s)
+        except asyncio.TimeoutError:
+            return predicate()
+        return True
+
+    async def run_child(self, path: str, playbook: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        plan = self.input.plan.subplans.get(playbook)
+        if plan is None:
+            raise StepFailure(f"playbook {playbook!r} was not compiled into this plan", type="NotFound", retryable=False)
+        try:
+            resolved = resolve_inputs(plan, self.input.alert, inputs, _ENGINE)
+        except FirelineError as exc:
+            raise StepFailure(str(exc), type="InvalidInputs", retryable=False) from None
+        child_plan = plan.model_copy(update={"subplans": self.input.plan.subplans})
+        child_id = f"{workflow.info().workflow_id}/{path}"
+        try:
+            state = await workflow.execute_child_workflow(
+                WORKFLOW_NAME,
+                RunInput(
+                    plan=child_plan,
+                    alert=self.input.alert,
+                    inputs=resolved,
+                    path_prefix=f"{path}.",
+                    rehearsal_approvals=self.input.rehearsal_approvals,
+                ),
+                id=child_id,
+                result_type=RunState,
+            )
+        except ChildWorkflowError as err:
+            raise StepFailure(f"child run failed: {err.cause or err}", type="ChildFailed", retryable=False) from None
+        if state.status.value != "succeeded":
+            message = (state.failure or {}).get("message", state.status.value)
+            raise StepFailure(f"{playbook} {state.status.value}: {message}", type="ChildFailed", retryable=False)
+        return child_id, state.outputs
+
+
+def _as_failure(err: ActivityError) -> StepFailure:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return StepFailure(cause.message, type=cause.type or "Error", retryable=not cause.non_retryable)
+    if isinstance(cause, TimeoutError):
+        return StepFailure(f"timed out ({cause.type.name if cause.type else 'timeout'})", type="Timeout")
+    return StepFailure(str(cause or err), type=type(cause).__name__ if cause else "ActivityError")
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class PlaybookRun:
+    """Runs one plan against one alert; answers ``status`` and takes ``decide`` updates."""
+
+    @workflow.init
+    def __init__(self, run_input: RunInput) -> None:
+        info = workflow.info()
+        alert = run_input.alert
+        self.state = RunState(
+            run_id=info.workflow_id,
+            playbook=run_input.plan.name,
+            version=run_input.plan.version,
+            sha256=run_input.plan.sha256,
+            started_at=workflow.now(),
+            alert_id=str(alert.get("id", "")),
+            alert_title=str(alert.get("title", "")),
+            severity=str(alert.get("severity", "")),
+        )
+        mocks = {
+            path: ApprovalMock(decision=s.decision, by=s.by, after_s=s.after_s, reason=s.reason)
+            for path, s in run_input.rehearsal_approvals.items()
+        }
+        self.conductor = Conductor(
+            run_input.plan,
+            self.state,
+            alert=alert,
+            inputs=run_input.inputs,
+            executor=_TemporalExecutor(run_input, info.workflow_id),
+            engine=_ENGINE,
+            approval_mocks=mocks,
+            path_prefix=run_input.path_prefix,
+        )
+
+    @workflow.run
+    async def run(self, run_input: RunInput) -> RunState:
+        self._publish()
+        try:
+            await self.conductor.run()
+        finally:
+            self._publish()
+        return self.state
+
+    def _publish(self) -> None:
+        workflow.upsert_memo(
+            {
+                "playbook": self.state.playbook,
+                "status": self.state.status.value,
+                "title": self.state.alert_title[:200],
+                "severity": self.state.severity,
+            }
+        )
+
+    @workflow.query(name=STATUS_QUERY)
+    def status(self) -> RunState:
+        """The live timeline."""
+        return self.state
+
+    @workflow.update(name=DECIDE_UPDATE)
+    def decide(self, request: DecisionRequest) -> StepRecord:
+        """Decide a pending approval; the validator refuses anything else before it reaches history."""
+        return self.conductor.decide(request.step, request.by, request.groups, request.decision, request.reason)
+
+    @decide.validator
+    def _validate_decide(self, request: DecisionRequest) -> None:
+        try:
+            self.conductor.check_decision(
+                request.step, request.by, request.groups, request.decision, request.reason
+            )
+        except FirelineError as exc:
+            raise ApplicationError(str(exc), type="ApprovalRefused", non_retryable=True) from None
+
+    @workflow.signal(name=JOIN_SIGNAL)
+    def alert_joined(self, alert: JoinedAlert) -> None:
+        """Record a repeat of the incident that joined this run."""
+        if alert.id != self.state.alert_id and all(a.id != alert.id for a in self.state.joined_alerts):
+            self.state.joined_alerts.append(alert)

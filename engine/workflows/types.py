@@ -1,0 +1,67 @@
+"""Types that cross the workflow boundary (all pydantic, all JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from engine.plan.models import Plan
+from engine.plan.state import Decision
+
+WORKFLOW_NAME = "PlaybookRun"
+ACTIVITY_NAME = "run_action"
+STATUS_QUERY = "status"
+DECIDE_UPDATE = "decide"
+JOIN_SIGNAL = "alert_joined"
+
+
+class ApprovalScript(BaseModel):
+    """A rehearsal's scripted approval answer (never set on real runs)."""
+
+    decision: Decision | None = None
+    by: str = "user:rehearsal"
+    after_s: float = 0.0
+    reason: str = ""
+
+
+class RunInput(BaseModel):
+    """Everything a run starts with; secrets never appear here."""
+
+    plan: Plan
+    alert: dict[str, Any]
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    path_prefix: str = ""
+    rehearsal_approvals: dict[str, ApprovalScript] = Field(default_factory=dict)
+    task_queue: str = ""
+
+
+class DecisionRequest(BaseModel):
+    """A responder's answer to a pending approval, from Slack, the CLI or the web console."""
+
+    step: str
+    decision: Decision
+    by: str
+    groups: list[str] = Field(default_factory=list)
+    reason: str = ""
+    via: str = "cli"
+
+
+class ActionRequest(BaseModel):
+    """One attempt of one action, as the ``run_action`` activity receives it."""
+
+    action: str
+    args: dict[str, Any]
+    path: str
+    idempotency_key: str
+    attempt: int
+    run_id: str
+    playbook: str
+
+
+class ActionResult(BaseModel):
+    """What an action returned, capped in size."""
+
+    output: Any = None
+    truncated: bool = False
+    size_bytes: int = 0
