@@ -15,8 +15,8 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from engine.errors import ApprovalRefused, RunNotFound
 from engine.plan.models import Plan
-from engine.settings import TemporalConnectArgs
 from engine.plan.state import Decision, JoinedAlert, RunState, StepRecord
+from engine.settings import TemporalConnectArgs
 from engine.templating import TemplateEngine
 from engine.workflows.types import (
     DECIDE_UPDATE,
@@ -101,7 +101,8 @@ async def status(client: Client, run_id: str) -> RunState:
     """The live timeline of a run (open or closed)."""
     handle = client.get_workflow_handle(run_id)
     try:
-        return await handle.query(STATUS_QUERY, result_type=RunState)
+        state: RunState = await handle.query(STATUS_QUERY, result_type=RunState)
+        return state
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise RunNotFound(f"no run {run_id!r}") from None
@@ -121,16 +122,31 @@ async def decide(
 ) -> StepRecord:
     """Send a decision through the ``decide`` Update; refusals raise :class:`ApprovalRefused`."""
     handle = client.get_workflow_handle(run_id)
-    request = DecisionRequest(step=step, decision=decision, by=by, groups=groups or [], reason=reason, via=via)
+    request = DecisionRequest(
+        step=step, decision=decision, by=by, groups=groups or [], reason=reason, via=via
+    )
     try:
-        return await handle.execute_update(DECIDE_UPDATE, request, result_type=StepRecord)
+        record: StepRecord = await handle.execute_update(DECIDE_UPDATE, request, result_type=StepRecord)
+        return record
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         raise ApprovalRefused(getattr(cause, "message", str(cause))) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
-            raise RunNotFound(f"no open run {run_id!r}") from None
+            raise await _closed_run_refusal(client, run_id, step) from None
         raise
+
+
+async def _closed_run_refusal(client: Client, run_id: str, step: str) -> Exception:
+    """Why a decision on a run that is no longer open cannot be taken."""
+    try:
+        state = await status(client, run_id)
+    except RunNotFound as missing:
+        return missing
+    record = state.step(step)
+    decided = record.approval.decided_by if record and record.approval else None
+    detail = f"; {step} was decided by {decided}" if decided else ""
+    return ApprovalRefused(f"run {run_id} has already {state.status.value}{detail}")
 
 
 async def cancel(client: Client, run_id: str) -> None:

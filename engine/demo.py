@@ -11,10 +11,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
-
 from engine import client as fl
 from engine.alerts.elastic import normalize_elastic
+from engine.cli.common import console
 from engine.cli.render import print_run
 from engine.errors import StackError
 from engine.plan.compile import compile_plan
@@ -27,7 +26,6 @@ from engine.stack.local import LocalStack
 
 DEMO_PLAYBOOK = "prompt-injection-response"
 DEMO_APPROVER = "user:U024BE7LH"
-console = Console()
 
 
 def _demo_settings(home: Path) -> Settings:
@@ -41,21 +39,21 @@ def _demo_settings(home: Path) -> Settings:
     return Settings.model_validate(data)
 
 
-async def _wait_for_approval(client: object, run_id: str, timeout: float = 60.0) -> RunState:
-    deadline = time.monotonic() + timeout
+async def _wait_for_approval(client: object, run_id: str, within_s: float = 60.0) -> RunState:
+    deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         state = await fl.status(client, run_id)  # type: ignore[arg-type]
         if state.pending_approvals() or state.status is not RunStatus.RUNNING:
             return state
         await asyncio.sleep(0.2)
-    raise StackError(f"run {run_id} did not reach its approval within {timeout:.0f}s")
+    raise StackError(f"run {run_id} did not reach its approval within {within_s:.0f}s")
 
 
 def _approve_as_responder(home: Path, run_id: str, step: str) -> None:
     """Approve exactly as a responder would: through the `fireline approve` command."""
     env = {**os.environ, "FIRELINE_HOME": str(home)}
     argv = [sys.executable, "-m", "engine.cli.entry", "approve", run_id, step, "--as", DEMO_APPROVER]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     console.print(f"$ fireline approve {run_id} {step} --as {DEMO_APPROVER}\n{done.stdout.strip()}")
     if done.returncode != 0:
         raise StackError(f"fireline approve failed: {done.stderr.strip()}")
@@ -66,8 +64,8 @@ async def run_demo(home: Path, playbooks: Path = Path("playbooks")) -> int:
     from integrations.elasticsearch.sample_catalog import INCIDENTS, SampleIncident
     from integrations.elasticsearch.seed import seed_sample_data
 
-    home = home.resolve()
-    shutil.rmtree(home, ignore_errors=True)
+    home = await asyncio.to_thread(home.resolve)
+    await asyncio.to_thread(shutil.rmtree, home, True)
     settings = _demo_settings(home)
     catalog = load_catalog([playbooks])
     plan = compile_plan(catalog.get(DEMO_PLAYBOOK), catalog)
@@ -84,14 +82,16 @@ async def run_demo(home: Path, playbooks: Path = Path("playbooks")) -> int:
             spec = INCIDENTS[SampleIncident.PROMPT_INJECTION]
             doc = await asyncio.to_thread(_read_alert_doc, es_url, seeded.alerts_index, spec.alert_id)
             alert = normalize_elastic(doc, received_at=datetime.now(UTC)).alerts[0]
-            console.print(f"alert fired: [bold]{alert.title}[/] ({alert.severity.value}) on {alert.entities.models}")
+            console.print(
+                f"alert fired: [bold]{alert.title}[/] ({alert.severity.value}) on {alert.entities.models}"
+            )
             view = alert.template_view()
             inputs = resolve_inputs(plan, view, {})
             run = await fl.start_run(client, plan, view, inputs, task_queue=settings.temporal.task_queue)
             console.print(f"playbook {plan.name} v{plan.version} started as run {run.run_id}")
             state = await _wait_for_approval(client, run.run_id)
             for pending in state.pending_approvals():
-                assert pending.approval is not None  # noqa: S101
+                assert pending.approval is not None
                 console.print(f"approval requested: {pending.approval.title} — {pending.approval.details}")
                 await asyncio.to_thread(_approve_as_responder, home, run.run_id, pending.path)
             await client.get_workflow_handle(run.run_id).result()

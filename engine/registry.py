@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 from engine.errors import ActionNotFound, FirelineError
 
 ENTRY_POINT_GROUP = "fireline.actions"
+log = logging.getLogger("fireline.registry")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class ActionRegistry:
         self._actions: dict[str, ActionDefinition] = {}
         self._loaded = False
         self._lock = threading.Lock()
+        self.load_errors: dict[str, str] = {}
 
     def register(self, definition: ActionDefinition) -> None:
         """Add an action; a second action under the same name from another function is an error."""
@@ -63,7 +66,11 @@ class ActionRegistry:
             if self._loaded:
                 return
             for ep in entry_points(group=ENTRY_POINT_GROUP):
-                importlib.import_module(ep.value.split(":")[0])
+                try:
+                    importlib.import_module(ep.value.split(":")[0])
+                except Exception as exc:
+                    self.load_errors[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
+                    log.warning("integration %s failed to load: %s", ep.name, exc)
             self._loaded = True
 
     def get(self, name: str) -> ActionDefinition:
@@ -84,7 +91,7 @@ class ActionRegistry:
         self.load_entry_points()
         return sorted(self._actions)
 
-    def __iter__(self) -> Iterable[ActionDefinition]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[ActionDefinition]:
         self.load_entry_points()
         return iter(list(self._actions.values()))
 
@@ -125,7 +132,7 @@ def build_definition(
                 raise FirelineError(f"action {name!r}: parameter {p.name!r} needs a type annotation")
             default = ... if p.default is inspect.Parameter.empty else p.default
             fields[p.name] = (hints[p.name], default)
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             f"{name.replace('.', '_')}_params",
             __config__=ConfigDict(extra="forbid"),
             **fields,

@@ -19,7 +19,9 @@ PASSTHROUGH_MODULES = ("engine", "jinja2", "markupsafe", "pydantic", "pydantic_c
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The default sandbox, with our pure modules passed through."""
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES))
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
 
 
 def build_worker(

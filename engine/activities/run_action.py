@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from engine.activities.secrets import resolve_secrets
 from engine.errors import ActionError, ActionNotFound, SecretMissing
@@ -62,11 +62,15 @@ class ActionRunner:
         try:
             definition = self.registry.get(request.action)
             params = definition.params_model.model_validate(request.args)
-            secrets = resolve_secrets(definition.secrets, definition.optional_secrets, secrets_dir=self.secrets_dir)
+            secrets = resolve_secrets(
+                definition.secrets, definition.optional_secrets, secrets_dir=self.secrets_dir
+            )
         except ActionNotFound as exc:
             raise ApplicationError(str(exc), type="ActionNotFound", non_retryable=True) from None
         except ValidationError as exc:
-            raise ApplicationError(_argument_errors(request.action, exc), type="InvalidArguments", non_retryable=True) from None
+            raise ApplicationError(
+                _argument_errors(request.action, exc), type="InvalidArguments", non_retryable=True
+            ) from None
         except SecretMissing as exc:
             raise ApplicationError(str(exc), type="SecretMissing", non_retryable=True) from None
         ctx = ActionContext(
@@ -84,10 +88,13 @@ class ActionRunner:
         try:
             output = await _call(definition, ctx, params)
         except ActionError as exc:
-            raise ApplicationError(str(exc), type=exc.type, non_retryable=not exc.retryable) from None
+            # An outside system saying no is an expected outcome, not a worker fault: log it quietly.
+            raise ApplicationError(
+                str(exc), type=exc.type, non_retryable=not exc.retryable, category=ApplicationErrorCategory.BENIGN
+            ) from None
         except SecretMissing as exc:
             raise ApplicationError(str(exc), type="SecretMissing", non_retryable=True) from None
-        except Exception as exc:  # noqa: BLE001 - an integration bug must become a step failure, not a crash
+        except Exception as exc:
             log.warning("action %s at %s raised %s", request.action, request.path, type(exc).__name__)
             raise ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__) from None
         log.debug("action %s took %.1f ms", request.action, (time.perf_counter() - started) * 1000)

@@ -29,7 +29,8 @@ def resolve_secrets(
             found[name] = value
         elif needed:
             raise SecretMissing(
-                f"secret {name} is not configured: set ${name}, ${name}_FILE, or a file {name} in the secrets folder"
+                f"secret {name} is not configured: "
+                f"set ${name}, ${name}_FILE, or a file {name} in the secrets folder"
             )
     return found
 

@@ -34,7 +34,7 @@ def validate(
     # Sibling playbooks join the catalog so `playbook:` links resolve, but only the asked files report.
     wanted = {p.resolve() for p in playbook_files(paths)}
     folders = {p.parent for p in wanted} | {p for p in paths if p.is_dir()}
-    catalog = load_catalog(sorted(folders | wanted))
+    catalog = load_catalog([*paths, *sorted(folders)])
     entries = [e for e in catalog.entries if Path(e.file).resolve() in wanted]
     if not entries:
         typer.echo("error: no playbook files found", err=True)
@@ -89,6 +89,8 @@ def actions() -> None:
         params = ", ".join(f"{k}{'' if f.is_required() else '?'}" for k, f in fields.items())
         secrets = f"  secrets: {', '.join(definition.secrets)}" if definition.secrets else ""
         console.print(f"[bold]{name}[/]({params}){secrets}\n    {definition.description}")
+    for system, error in REGISTRY.load_errors.items():
+        console.print(f"[red]integration {system} failed to load[/]: {error}")
 
 
 def rehearse(

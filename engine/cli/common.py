@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +16,8 @@ from engine.errors import AlertInvalid, ConfigError
 from engine.settings import Settings
 
 T = TypeVar("T")
-console = Console()
+# Timelines are wide; logs and CI are not terminals, so give them room instead of wrapping.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 

@@ -91,5 +91,7 @@ def _attempt_lines(state: RunState) -> list[str]:
     for record in state.steps:
         for attempt in record.attempts:
             if attempt.error:
-                lines.append(f"  {record.path} attempt {attempt.number}: {attempt.error_type}: {attempt.error}")
+                lines.append(
+                    f"  {record.path} attempt {attempt.number}: {attempt.error_type}: {attempt.error}"
+                )
     return lines

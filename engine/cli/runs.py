@@ -50,7 +50,9 @@ def run(
 
     async def go() -> tuple[fl.StartedRun, RunState | None]:
         client = await _client(settings)
-        started = await fl.start_run(client, plan, alert_view, resolved, task_queue=settings.temporal.task_queue)
+        started = await fl.start_run(
+            client, plan, alert_view, resolved, task_queue=settings.temporal.task_queue
+        )
         if not wait:
             return started, None
         await client.get_workflow_handle(started.run_id).result()

@@ -48,7 +48,9 @@ def settings_for_up(config: Path | None, overrides: dict[str, Any]) -> Settings:
 
 
 def up(
-    detach: Annotated[bool, typer.Option("--detach", help="Run in the background; stop with `fireline down`.")] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Run in the background; stop with `fireline down`.")
+    ] = False,
     temporal: Annotated[str | None, typer.Option("--temporal", help="Use this Temporal (host:port).")] = None,
     namespace: Annotated[str | None, typer.Option(help="Temporal namespace.")] = None,
     tls: Annotated[bool | None, typer.Option("--tls/--no-tls", help="TLS to Temporal.")] = None,
@@ -57,8 +59,12 @@ def up(
     ] = None,
     temporal_port: Annotated[int | None, typer.Option(help="Embedded Temporal gRPC port (0 = free).")] = None,
     ui_port: Annotated[int | None, typer.Option(help="Embedded Temporal Web UI port (0 = free).")] = None,
-    elasticsearch_port: Annotated[int | None, typer.Option(help="Embedded Elasticsearch port (0 = free).")] = None,
-    home: Annotated[Path | None, typer.Option(help="State folder (default .fireline or $FIRELINE_HOME).")] = None,
+    elasticsearch_port: Annotated[
+        int | None, typer.Option(help="Embedded Elasticsearch port (0 = free).")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="State folder (default .fireline or $FIRELINE_HOME).")
+    ] = None,
     seed: Annotated[bool, typer.Option("--seed/--no-seed", help="Load sample SIEM data.")] = True,
     config: ConfigOption = None,
 ) -> None:
@@ -105,7 +111,7 @@ def _detach(settings: Settings, config: Path | None, overrides: dict[str, Any]) 
     log = (home / "logs" / "fireline-up.log").open("ab")
     env = {**os.environ, "FIRELINE_HOME": str(home)}
     env["FIRELINE_UP_ARGS"] = json.dumps({"config": str(config) if config else None, "overrides": overrides})
-    subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    subprocess.Popen(
         [sys.executable, "-m", "engine.cli.detached"],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -155,7 +161,9 @@ def _status_lines(report: dict[str, Any]) -> list[str]:
             for item in value:
                 lines.append("  " + "  ".join(f"{k}={v}" for k, v in item.items() if v not in (None, "")))
         elif isinstance(value, dict):
-            lines.append(f"{key:<13} " + "  ".join(f"{k}={v}" for k, v in value.items() if v not in (None, "")))
+            lines.append(
+                f"{key:<13} " + "  ".join(f"{k}={v}" for k, v in value.items() if v not in (None, ""))
+            )
         else:
             lines.append(f"{key:<13} {value}")
     return lines

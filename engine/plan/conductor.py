@@ -74,7 +74,9 @@ class Executor(Protocol):
 
     async def wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool: ...
 
-    async def run_child(self, path: str, playbook: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]: ...
+    async def run_child(
+        self, path: str, playbook: str, inputs: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]: ...
 
 
 class _BlockFailed(Exception):
@@ -213,7 +215,9 @@ class Conductor:
         except TemplateError as exc:
             self._fail(record, "TemplateError", str(exc))
         except _BlockFailed as inner:
-            self._fail(record, inner.record.error_type or "Error", f"{inner.record.path}: {inner.record.error}")
+            self._fail(
+                record, inner.record.error_type or "Error", f"{inner.record.path}: {inner.record.error}"
+            )
         record.finished_at = self.executor.now()
         frame.steps[step.id] = step_view(record)
         return record
@@ -269,7 +273,7 @@ class Conductor:
 
     async def _approval(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         spec = step.approval
-        assert spec is not None  # noqa: S101 - compile guarantees it
+        assert spec is not None
         now = self.executor.now()
         approval = ApprovalRecord(
             title=str(self._render(spec.title, frame)),
@@ -296,17 +300,23 @@ class Conductor:
                 approval.decided_by = "timeout"
             approval.decided_at = self.executor.now()
             record.status = StepStatus.TIMED_OUT
-        record.output = {"approved": _approved(record), "decided_by": approval.decided_by, "reason": approval.reason}
+        record.output = {
+            "approved": _approved(record),
+            "decided_by": approval.decided_by,
+            "reason": approval.reason,
+        }
 
     async def _await_decision(self, record: StepRecord, window_s: float) -> bool:
         approval = record.approval
-        assert approval is not None  # noqa: S101
+        assert approval is not None
         mock = self.approval_mocks.get(f"{self.path_prefix}{record.path}")
         if mock is not None and mock.decision is not None:
             due = approval.requested_at + timedelta(seconds=mock.after_s)
             until_due = (due - self.executor.now()).total_seconds()
             if until_due <= window_s:
-                if not await self.executor.wait_until(lambda: approval.decision is not None, max(until_due, 0)):
+                if not await self.executor.wait_until(
+                    lambda: approval.decision is not None, max(until_due, 0)
+                ):
                     self._apply(record, mock.decision, mock.by, mock.reason)
                 return True
         return await self.executor.wait_until(lambda: approval.decision is not None, window_s)
@@ -342,7 +352,9 @@ class Conductor:
     async def _parallel(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         prefix = f"{record.path}."
         results = await asyncio.gather(*(self._run_step(child, frame, prefix) for child in step.children))
-        record.output = {child.id: result.output for child, result in zip(step.children, results, strict=True)}
+        record.output = {
+            child.id: result.output for child, result in zip(step.children, results, strict=True)
+        }
         for child, result in zip(step.children, results, strict=True):
             if result.status is StepStatus.FAILED and child.on_error is OnError.FAIL:
                 raise _BlockFailed(result)
@@ -381,7 +393,9 @@ class Conductor:
         record.status = StepStatus.SUCCEEDED
 
     # -- approvals ----------------------------------------------------------------------------------------
-    def check_decision(self, path: str, by: str, groups: list[str], decision: Decision, reason: str) -> StepRecord:
+    def check_decision(
+        self, path: str, by: str, groups: list[str], decision: Decision, reason: str
+    ) -> StepRecord:
         """Raise :class:`ApprovalRefused` unless ``by`` may decide the pending approval at ``path`` now."""
         record = self.state.step(path)
         if record is None or record.kind is not StepKind.APPROVAL or record.approval is None:
@@ -389,10 +403,14 @@ class Conductor:
             raise ApprovalRefused(f"no approval step {path!r} in this run (pending: {pending})")
         if record.status is not StepStatus.WAITING or record.approval.decision is not None:
             who = record.approval.decided_by or "nobody"
-            raise ApprovalRefused(f"{path} is not waiting for a decision (status {record.status}, decided by {who})")
+            raise ApprovalRefused(
+                f"{path} is not waiting for a decision (status {record.status}, decided by {who})"
+            )
         allowed = set(record.approval.approvers)
         if by not in allowed and not any(f"group:{g}" in allowed for g in groups):
-            raise ApprovalRefused(f"{by} is not an approver of {path} (approvers: {', '.join(sorted(allowed))})")
+            raise ApprovalRefused(
+                f"{by} is not an approver of {path} (approvers: {', '.join(sorted(allowed))})"
+            )
         if decision is Decision.REJECT and not reason.strip():
             raise ApprovalRefused("a rejection needs a reason")
         return record
@@ -405,7 +423,7 @@ class Conductor:
 
     def _apply(self, record: StepRecord, decision: Decision, by: str, reason: str) -> None:
         approval = record.approval
-        assert approval is not None  # noqa: S101
+        assert approval is not None
         approval.decision = decision
         approval.decided_by = by
         approval.reason = reason

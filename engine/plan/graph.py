@@ -40,7 +40,9 @@ class _Mermaid:
         for step in steps:
             node_id = f"{prefix}{step.id}"
             if step.kind is StepKind.FOR_EACH:
-                self.lines.append(f'    subgraph {node_id}_loop["🔁 for each {step.loop_var} (max {step.max_parallel})"]')
+                self.lines.append(
+                    f'    subgraph {node_id}_loop["🔁 for each {step.loop_var} (max {step.max_parallel})"]'
+                )
                 self.lines.append("    direction TB")
                 self.lines.append(f'    {node_id}(("{_label(step.id)}"))')
                 inner = self.block(step.children, f"{node_id}__", node_id)

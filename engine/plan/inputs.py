@@ -42,7 +42,9 @@ def resolve_inputs(
     problems: list[Diagnostic] = []
     for name in given:
         if name not in declared:
-            problems.append(Diagnostic(message=f"unknown input {name!r}", path=f"inputs.{name}", file=plan.source_file))
+            problems.append(
+                Diagnostic(message=f"unknown input {name!r}", path=f"inputs.{name}", file=plan.source_file)
+            )
     values: dict[str, Any] = {}
     for spec in plan.inputs:
         path = f"inputs.{spec.name}"
@@ -53,7 +55,9 @@ def resolve_inputs(
             try:
                 value = engine.render(spec.default, {"alert": alert_view})
             except TemplateError as exc:
-                problems.append(Diagnostic(message=f"default failed: {exc}", path=path, file=plan.source_file))
+                problems.append(
+                    Diagnostic(message=f"default failed: {exc}", path=path, file=plan.source_file)
+                )
                 continue
         elif spec.required:
             problems.append(Diagnostic(message="required input not given", path=path, file=plan.source_file))
@@ -62,7 +66,9 @@ def resolve_inputs(
             values[spec.name] = None
             continue
         expected = _PY_TYPES[spec.type]
-        if not isinstance(value, expected) or (spec.type is not InputType.BOOLEAN and isinstance(value, bool)):
+        if not isinstance(value, expected) or (
+            spec.type is not InputType.BOOLEAN and isinstance(value, bool)
+        ):
             problems.append(
                 Diagnostic(
                     message=f"expected {spec.type.value}, got {type(value).__name__} {str(value)[:60]!r}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from engine.errors import RehearsalError
 from engine.rehearsal.models import Mocks
@@ -38,7 +38,9 @@ def mock_activity(mocks: Mocks) -> Any:
         try:
             output = mocked_outcome(mocks, request.path, request.attempt)
         except _MockedFailure as exc:
-            raise ApplicationError(str(exc), type=exc.type, non_retryable=not exc.retryable) from None
+            raise ApplicationError(
+                str(exc), type=exc.type, non_retryable=not exc.retryable, category=ApplicationErrorCategory.BENIGN
+            ) from None
         except RehearsalError as exc:
             raise ApplicationError(str(exc), type="NoMock", non_retryable=True) from None
         return ActionResult(output=output)

@@ -64,7 +64,9 @@ class ApprovalMockSpec(_Strict):
     def script(self) -> ApprovalScript:
         """As the workflow input takes it."""
         decision = None if self.decision == "none" else Decision(self.decision)
-        return ApprovalScript(decision=decision, by=self.by, after_s=parse_duration(self.after), reason=self.reason)
+        return ApprovalScript(
+            decision=decision, by=self.by, after_s=parse_duration(self.after), reason=self.reason
+        )
 
 
 class Mocks(_Strict):
@@ -109,4 +111,6 @@ def action_paths(plan: Plan) -> list[str]:
             out += walk(step.children, f"{path}.", seen)
         return out
 
-    return walk(plan.steps, "", frozenset({plan.name})) + walk(plan.on_failure, "on_failure.", frozenset({plan.name}))
+    return walk(plan.steps, "", frozenset({plan.name})) + walk(
+        plan.on_failure, "on_failure.", frozenset({plan.name})
+    )

@@ -37,9 +37,13 @@ class RehearsalReport:
 def check_mocks(plan: Plan, mocks: Mocks) -> None:
     """Refuse to start when an action step has no mock, or a mock names no step."""
     paths = action_paths(plan)
-    missing = [p for p in paths if p not in mocks.actions and not any(generic_path(k) == p for k in mocks.actions)]
+    missing = [
+        p for p in paths if p not in mocks.actions and not any(generic_path(k) == p for k in mocks.actions)
+    ]
     if missing:
-        raise RehearsalError(f"no mock for action step(s): {', '.join(missing)} (add them under actions: in the mocks)")
+        raise RehearsalError(
+            f"no mock for action step(s): {', '.join(missing)} (add them under actions: in the mocks)"
+        )
     unknown = [k for k in mocks.actions if generic_path(k) not in paths]
     if unknown:
         raise RehearsalError(f"mocks name steps that are not actions of this playbook: {', '.join(unknown)}")

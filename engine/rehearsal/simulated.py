@@ -93,7 +93,9 @@ class SimulatedExecutor:
 
 
 def _new_state(plan: Plan, started: datetime, run_id: str) -> RunState:
-    return RunState(run_id=run_id, playbook=plan.name, version=plan.version, sha256=plan.sha256, started_at=started)
+    return RunState(
+        run_id=run_id, playbook=plan.name, version=plan.version, sha256=plan.sha256, started_at=started
+    )
 
 
 def _approval_mocks(mocks: Mocks) -> dict[str, ApprovalMock]:
@@ -104,7 +106,7 @@ def _approval_mocks(mocks: Mocks) -> dict[str, ApprovalMock]:
 
 
 async def simulate(plan: Plan, alert: dict[str, Any], mocks: Mocks) -> tuple[RunState, SimulatedExecutor]:
-    """Conduct ``plan`` to the end without Temporal; returns the final state and the executor (calls, clock)."""
+    """Conduct ``plan`` without Temporal; returns the final state and the executor (calls, clock)."""
     engine = TemplateEngine()
     executor = SimulatedExecutor(plan, alert, mocks, engine)
     state = _new_state(plan, executor.now(), "simulated-run")

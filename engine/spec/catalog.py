@@ -62,7 +62,9 @@ def validate_text(text: str, file: str = "<string>", registry: ActionRegistry = 
     diagnostics = list(doc.diagnostics)
     playbook: Playbook | None = None
     if doc.data is not None and not isinstance(doc.data, dict):
-        diagnostics.append(doc.diagnostic((), "a playbook must be a mapping", "start with `apiVersion: fireline/v1`"))
+        diagnostics.append(
+            doc.diagnostic((), "a playbook must be a mapping", "start with `apiVersion: fireline/v1`")
+        )
     elif isinstance(doc.data, dict):
         try:
             playbook = Playbook.model_validate(doc.data)
@@ -80,34 +82,44 @@ def load_playbook_file(path: FsPath | str, registry: ActionRegistry = REGISTRY) 
         raw = path.read_bytes()
     except OSError as exc:
         diag = Diagnostic(message=f"cannot read: {exc.strerror}", file=str(path), line=1, col=1, code="io")
-        return LoadedPlaybook(file=str(path), text="", doc=SourceDocument(str(path), ""), playbook=None, diagnostics=[diag])
+        return LoadedPlaybook(
+            file=str(path), text="", doc=SourceDocument(str(path), ""), playbook=None, diagnostics=[diag]
+        )
     if len(raw) > MAX_PLAYBOOK_BYTES:
         diag = Diagnostic(
-            message=f"file is {len(raw)} bytes", file=str(path), line=1, col=1, hint="playbooks are limited to 1 MB"
+            message=f"file is {len(raw)} bytes",
+            file=str(path),
+            line=1,
+            col=1,
+            hint="playbooks are limited to 1 MB",
         )
-        return LoadedPlaybook(file=str(path), text="", doc=SourceDocument(str(path), ""), playbook=None, diagnostics=[diag])
+        return LoadedPlaybook(
+            file=str(path), text="", doc=SourceDocument(str(path), ""), playbook=None, diagnostics=[diag]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        diag = Diagnostic(message=f"not UTF-8 text: {exc.reason}", file=str(path), line=1, col=1, code="encoding")
-        return LoadedPlaybook(file=str(path), text="", doc=SourceDocument(str(path), ""), playbook=None, diagnostics=[diag])
+        diag = Diagnostic(
+            message=f"not UTF-8 text: {exc.reason}", file=str(path), line=1, col=1, code="encoding"
+        )
+        return LoadedPlaybook(
+            file=str(path), text="", doc=SourceDocument(str(path), ""), playbook=None, diagnostics=[diag]
+        )
     return validate_text(text, str(path), registry)
 
 
 def playbook_files(paths: Iterable[FsPath | str]) -> list[FsPath]:
     """Expand files and folders into playbook files (``templates/`` folders are skipped)."""
-    found: list[FsPath] = []
+    found: dict[FsPath, FsPath] = {}
     for raw in paths:
         path = FsPath(raw)
         if path.is_dir():
-            found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.suffix in PLAYBOOK_SUFFIXES and "templates" not in p.relative_to(path).parts
-            )
+            for p in sorted(path.rglob("*")):
+                if p.suffix in PLAYBOOK_SUFFIXES and "templates" not in p.relative_to(path).parts:
+                    found.setdefault(p.resolve(), p)
         else:
-            found.append(path)
-    return found
+            found.setdefault(path.resolve(), path)
+    return list(found.values())
 
 
 @dataclass
@@ -121,7 +133,9 @@ class Catalog:
         """The playbook called ``name``."""
         if name not in self.by_name:
             hint = did_you_mean(name, sorted(self.by_name))
-            raise PlaybookInvalid([Diagnostic(message=f"no playbook named {name!r} in the catalog", hint=hint)])
+            raise PlaybookInvalid(
+                [Diagnostic(message=f"no playbook named {name!r} in the catalog", hint=hint)]
+            )
         return self.by_name[name]
 
     def resolve(self, ref: str) -> LoadedPlaybook:
@@ -149,7 +163,9 @@ def load_catalog(paths: Iterable[FsPath | str], registry: ActionRegistry = REGIS
         if name in catalog.by_name:
             first = catalog.by_name[name].file
             entry.diagnostics.append(
-                entry.doc.diagnostic(("metadata", "name"), f"playbook name {name!r} is taken", f"also used by {first}")
+                entry.doc.diagnostic(
+                    ("metadata", "name"), f"playbook name {name!r} is taken", f"also used by {first}"
+                )
             )
         else:
             catalog.by_name[name] = entry
@@ -173,7 +189,9 @@ def _check_links(catalog: Catalog) -> None:
             if child not in catalog.by_name:
                 hint = did_you_mean(child, sorted(catalog.by_name)) or "add it to the playbooks folder"
                 entry.diagnostics.append(
-                    entry.doc.diagnostic((*path, "playbook"), f"playbook {child!r} is not in the catalog", hint)
+                    entry.doc.diagnostic(
+                        (*path, "playbook"), f"playbook {child!r} is not in the catalog", hint
+                    )
                 )
             elif entry.name is not None and _reaches(graph, child, entry.name):
                 entry.diagnostics.append(

@@ -28,7 +28,9 @@ _CHILD_MODELS: dict[tuple[type[BaseModel], str], type[BaseModel]] = {
     (m.ApprovalStep, "approval"): m.Approval,
     (m.WaitStep, "wait"): m.WaitUntil,
 }
-_ALL_STEP_KEYS = sorted({a.alias or n for model in _STEP_MODELS.values() for n, a in model.model_fields.items()})
+_ALL_STEP_KEYS = sorted(
+    {a.alias or n for model in _STEP_MODELS.values() for n, a in model.model_fields.items()}
+)
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
@@ -55,7 +57,7 @@ def model_at(data: Any, path: Path) -> type[BaseModel] | None:
             items = node if isinstance(node, list) else []
             index = path[i]
             node = items[index] if isinstance(index, int) and index < len(items) else None
-            model = _STEP_MODELS.get(m.step_kind(node) or "", None)
+            model = _STEP_MODELS.get(m.step_kind(node) or "")
         elif isinstance(part, str) and (model, part) in _CHILD_MODELS:
             model = _CHILD_MODELS[(model, part)]
         elif model is m.Playbook and part == "inputs" and i + 1 < len(path):
@@ -66,7 +68,8 @@ def model_at(data: Any, path: Path) -> type[BaseModel] | None:
             model = m.Retry
         elif model is m.Trigger and part in ("any", "all") and i + 1 < len(path):
             i += 1
-            node = node[path[i]] if isinstance(node, list) and isinstance(path[i], int) else None
+            index = path[i]
+            node = node[index] if isinstance(node, list) and isinstance(index, int) else None
             model = m.MatchRule
         else:
             return None
@@ -92,7 +95,7 @@ def _clean_loc(loc: tuple[str | int, ...], data: Any) -> tuple[Path, bool]:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             out.append(part)
-        elif isinstance(node, dict) or isinstance(node, list):
+        elif isinstance(node, dict | list):
             out.append(part)  # a missing key or an extra one: keep it, it is the subject
             node = None
         else:
@@ -132,7 +135,10 @@ def _pattern_hint(path: Path, value: Any) -> tuple[str, str]:
     if parent in ("approvers", "escalate_to"):
         return f"approver {value!r} is neither user: nor group:", "write user:<id> or group:<name>"
     if last in ("id", "as"):
-        return f"{value!r} is not a valid step id", "use lowercase letters, digits and _, starting with a letter"
+        return (
+            f"{value!r} is not a valid step id",
+            "use lowercase letters, digits and _, starting with a letter",
+        )
     if last in ("name", "playbook"):
         return f"{value!r} is not a valid playbook name", "use 3-63 characters of a-z, 0-9 and -"
     if last == "uses":
@@ -178,5 +184,7 @@ def from_validation_error(doc: SourceDocument, exc: ValidationError) -> list[Dia
             found.append(doc.diagnostic(path, f"missing required key {path[-1]!r}", code="missing"))
         else:
             expected = err.get("ctx", {}).get("expected", "")
-            found.append(doc.diagnostic(path, err["msg"], f"expected {expected}" if expected else "", code=kind))
+            found.append(
+                doc.diagnostic(path, err["msg"], f"expected {expected}" if expected else "", code=kind)
+            )
     return found

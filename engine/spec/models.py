@@ -25,7 +25,9 @@ def parse_duration(text: str) -> float:
     """Seconds in ``90s``, ``15m``, ``72h``, ``60d`` or ``500ms``."""
     match = DURATION_RE.match(text.strip())
     if not match:
-        raise ValueError(f"{text!r} is not a duration (use a number and ms, s, m, h or d, e.g. 30s, 15m, 72h)")
+        raise ValueError(
+            f"{text!r} is not a duration (use a number and ms, s, m, h or d, e.g. 30s, 15m, 72h)"
+        )
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 

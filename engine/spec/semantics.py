@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -33,15 +33,8 @@ class Scope:
     only_alert: bool = False
 
     def child(self, **changes: Any) -> Scope:
-        data = {
-            "visible": set(self.visible),
-            "later": set(self.later),
-            "loop_vars": self.loop_vars,
-            "with_failure": self.with_failure,
-            "only_alert": self.only_alert,
-        }
-        data.update(changes)
-        return Scope(**data)
+        copy = replace(self, visible=set(self.visible), later=set(self.later))
+        return replace(copy, **changes)
 
 
 @dataclass
@@ -54,7 +47,9 @@ class Checker:
     inputs: set[str] = field(default_factory=set)
     all_ids: set[str] = field(default_factory=set)
 
-    def error(self, path: Path, message: str, hint: str = "", *, key: bool = False, code: str = "invalid") -> None:
+    def error(
+        self, path: Path, message: str, hint: str = "", *, key: bool = False, code: str = "invalid"
+    ) -> None:
         self.diagnostics.append(self.doc.diagnostic(path, message, hint, key=key, code=code))
 
     # -- entry -----------------------------------------------------------------------------------------
@@ -77,7 +72,9 @@ class Checker:
         if isinstance(trigger, dict) and isinstance(trigger.get("dedup"), dict):
             self.check_value(trigger["dedup"].get("key"), ("trigger", "dedup", "key"), alert_scope)
         self.check_block(steps, ("steps",), Scope(visible=set(), later=set(top_ids)))
-        self.check_block(failure_steps, ("on_failure",), Scope(visible=set(top_ids), later=set(), with_failure=True))
+        self.check_block(
+            failure_steps, ("on_failure",), Scope(visible=set(top_ids), later=set(), with_failure=True)
+        )
         if isinstance(data.get("outputs"), dict):
             self.check_value(data["outputs"], ("outputs",), Scope(visible=set(top_ids), later=set()))
         return self.diagnostics
@@ -154,7 +151,9 @@ class Checker:
                 code="shadowing",
             )
         nested = _as_list(step.get("steps"))
-        inner = scope.child(loop_vars=(*scope.loop_vars, str(var)), later=scope.later | _ids_visible_after(nested))
+        inner = scope.child(
+            loop_vars=(*scope.loop_vars, str(var)), later=scope.later | _ids_visible_after(nested)
+        )
         self.check_block(nested, (*path, "steps"), inner)
 
     def check_action(self, step: dict[str, Any], path: Path, scope: Scope) -> None:
@@ -168,7 +167,7 @@ class Checker:
             self.error(
                 (*path, "uses"),
                 f"unknown action {name!r}",
-                did_you_mean(name, self.registry.names()) or "run `fireline actions` to list them",
+                did_you_mean(name, self.registry.names()) or _load_hint(self.registry, name),
                 code="unknown-action",
             )
             return
@@ -188,13 +187,13 @@ class Checker:
         for key, info in fields.items():
             if info.is_required() and key not in args:
                 self.error((*path, "with"), f"{name} needs parameter {key!r}", code="missing-parameter")
-            elif key in args and not _has_template(args[key]):
+            elif key in args and info.annotation is not None and not _has_template(args[key]):
                 try:
                     TypeAdapter(info.annotation).validate_python(args[key])
                 except ValidationError as exc:
                     reason = exc.errors()[0]["msg"]
                     self.error((*path, "with", key), f"{key}: {reason}", code="bad-argument")
-                except Exception:  # noqa: BLE001 - exotic annotations cannot be checked statically
+                except Exception:
                     continue
 
     # -- expressions ----------------------------------------------------------------------------------
@@ -212,7 +211,9 @@ class Checker:
         try:
             refs = references(text, bare=bare)
         except TemplateError as exc:
-            self.error(path, f"expression syntax: {exc}", "expressions use Jinja syntax", code="expression-syntax")
+            self.error(
+                path, f"expression syntax: {exc}", "expressions use Jinja syntax", code="expression-syntax"
+            )
             return
         allowed = ["alert"] if scope.only_alert else [*ROOT_NAMES, *scope.loop_vars]
         if scope.with_failure:
@@ -235,7 +236,9 @@ class Checker:
             elif ref.root == "run" and ref.path and ref.path[0] not in RUN_FIELDS:
                 self.error(path, f"run has no field {ref.path[0]!r}", "run has: " + ", ".join(RUN_FIELDS))
             elif ref.root == "failure" and ref.path and ref.path[0] not in FAILURE_FIELDS:
-                self.error(path, f"failure has no field {ref.path[0]!r}", "failure has: " + ", ".join(FAILURE_FIELDS))
+                self.error(
+                    path, f"failure has no field {ref.path[0]!r}", "failure has: " + ", ".join(FAILURE_FIELDS)
+                )
 
     def _check_step_ref(self, ref_path: tuple[str | int, ...], path: Path, scope: Scope) -> None:
         target = str(ref_path[0])
@@ -257,6 +260,13 @@ class Checker:
         else:
             hint = did_you_mean(target, sorted(scope.visible | scope.later | self.all_ids))
             self.error(path, f"unknown step {target!r}", hint or "no step has that id", code="unknown-step")
+
+
+def _load_hint(registry: ActionRegistry, name: str) -> str:
+    system = name.split(".")[0]
+    if system in registry.load_errors:
+        return f"integration {system!r} failed to load: {registry.load_errors[system]}"
+    return "run `fireline actions` to list them"
 
 
 def _as_list(value: Any) -> list[Any]:

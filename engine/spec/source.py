@@ -46,7 +46,9 @@ class SourceDocument:
             probe = probe[:-1]
         return self.values.get((), (1, 1))
 
-    def diagnostic(self, path: Path, message: str, hint: str = "", *, key: bool = False, code: str = "invalid") -> Diagnostic:
+    def diagnostic(
+        self, path: Path, message: str, hint: str = "", *, key: bool = False, code: str = "invalid"
+    ) -> Diagnostic:
         """Build a diagnostic located at ``path``."""
         line, col = self.position(path, key=key)
         return Diagnostic(
@@ -114,11 +116,20 @@ def parse_yaml(text: str, file: str = "<string>") -> SourceDocument:
         )
         return doc
     except yaml.YAMLError as exc:
-        doc.diagnostics.append(Diagnostic(message=f"YAML: {exc}", file=file, line=1, col=1, code="yaml-syntax"))
+        doc.diagnostics.append(
+            Diagnostic(message=f"YAML: {exc}", file=file, line=1, col=1, code="yaml-syntax")
+        )
         return doc
     if node is None:
         doc.diagnostics.append(
-            Diagnostic(message="empty document", file=file, line=1, col=1, hint="a playbook is a mapping", code="empty")
+            Diagnostic(
+                message="empty document",
+                file=file,
+                line=1,
+                col=1,
+                hint="a playbook is a mapping",
+                code="empty",
+            )
         )
         return doc
     try:

@@ -180,8 +180,9 @@ def references(text: str, *, bare: bool = False) -> list[Reference]:
     A path stops at the first dynamic part (``steps[name].output`` gives ``steps`` with an
     empty path). Raises TemplateError on a syntax error.
     """
+    tree: nodes.Node
     try:
-        tree: nodes.Node = parse_expression(_parser_env, text) if bare else parse_template(_parser_env, text)
+        tree = parse_expression(_parser_env, text) if bare else parse_template(_parser_env, text)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"syntax error on line {exc.lineno}: {exc.message}", text) from None
     finder = _Finder()

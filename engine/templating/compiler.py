@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from jinja2 import Template, nodes
+from jinja2.exceptions import TemplateSyntaxError
 from jinja2.parser import Parser
 
 from engine.errors import TemplateError
@@ -39,11 +40,14 @@ def parse_template(env: FirelineEnvironment, text: str) -> nodes.Template:
 
 def parse_expression(env: FirelineEnvironment, text: str) -> nodes.Expr:
     """Parse a bare expression such as ``steps.approve.approved`` (no braces)."""
+    hint = " (a bare expression takes no '{{ }}')" if "{{" in text or "{%" in text else ""
     parser = Parser(env, text, state="variable")
-    expr = parser.parse_expression()
+    try:
+        expr = parser.parse_expression()
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"syntax error on line {exc.lineno}: {exc.message}{hint}", text) from None
     if not parser.stream.eos:
         token = parser.stream.current
-        hint = " (a bare expression takes no '{{ }}')" if "{{" in text or "{%" in text else ""
         raise TemplateError(f"unexpected {token.value or token.type!r} after the expression{hint}", text)
     return expr
 

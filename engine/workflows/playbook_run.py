@@ -6,7 +6,7 @@ activities, timers, conditions and child workflows are its executor.
 
 from __future__ import annotations
 
-import asyncio
+import builtins
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,14 +80,16 @@ class _TemporalExecutor:
             return False
         try:
             await workflow.wait_condition(predicate, timeout=timeout_s)
-        except asyncio.TimeoutError:
+        except builtins.TimeoutError:
             return predicate()
         return True
 
     async def run_child(self, path: str, playbook: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         plan = self.input.plan.subplans.get(playbook)
         if plan is None:
-            raise StepFailure(f"playbook {playbook!r} was not compiled into this plan", type="NotFound", retryable=False)
+            raise StepFailure(
+                f"playbook {playbook!r} was not compiled into this plan", type="NotFound", retryable=False
+            )
         try:
             resolved = resolve_inputs(plan, self.input.alert, inputs, _ENGINE)
         except FirelineError as exc:
@@ -108,10 +110,14 @@ class _TemporalExecutor:
                 result_type=RunState,
             )
         except ChildWorkflowError as err:
-            raise StepFailure(f"child run failed: {err.cause or err}", type="ChildFailed", retryable=False) from None
+            raise StepFailure(
+                f"child run failed: {err.cause or err}", type="ChildFailed", retryable=False
+            ) from None
         if state.status.value != "succeeded":
             message = (state.failure or {}).get("message", state.status.value)
-            raise StepFailure(f"{playbook} {state.status.value}: {message}", type="ChildFailed", retryable=False)
+            raise StepFailure(
+                f"{playbook} {state.status.value}: {message}", type="ChildFailed", retryable=False
+            )
         return child_id, state.outputs
 
 
@@ -184,7 +190,9 @@ class PlaybookRun:
     @workflow.update(name=DECIDE_UPDATE)
     def decide(self, request: DecisionRequest) -> StepRecord:
         """Decide a pending approval; the validator refuses anything else before it reaches history."""
-        return self.conductor.decide(request.step, request.by, request.groups, request.decision, request.reason)
+        return self.conductor.decide(
+            request.step, request.by, request.groups, request.decision, request.reason
+        )
 
     @decide.validator
     def _validate_decide(self, request: DecisionRequest) -> None:

@@ -120,12 +120,18 @@ def test_arguments_are_checked_against_the_action() -> None:
 
 
 def test_templated_arguments_are_not_type_checked_statically() -> None:
-    diags = check("steps:\n  - id: a\n    uses: core.fail\n    with: { message: '{{ alert.title }}', retryable: '{{ true }}' }\n")
+    diags = check(
+        "steps:\n  - id: a\n    uses: core.fail\n"
+        "    with: { message: '{{ alert.title }}', retryable: '{{ true }}' }\n"
+    )
     assert diags == []
 
 
 def test_expression_syntax_error() -> None:
-    d = only(check("steps:\n  - id: a\n    uses: core.echo\n    with: { message: '{{ alert.title + }}' }\n"), "expression-syntax")
+    d = only(
+        check("steps:\n  - id: a\n    uses: core.echo\n    with: { message: '{{ alert.title + }}' }\n"),
+        "expression-syntax",
+    )
     assert d.path == "steps[0].with.message" and d.line == 7
 
 

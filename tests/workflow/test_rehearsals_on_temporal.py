@@ -24,7 +24,9 @@ async def test_case_on_temporal(folder: Path, skipping_env: WorkflowEnvironment)
 
 async def test_days_long_waits_finish_in_seconds(skipping_env: WorkflowEnvironment) -> None:
     case = load_case(CASE_DIRS[0].parent / "breach-deadline")
-    soon = await skipping_env.get_current_time() + timedelta(days=10)  # the deadline is then ~13 days away: a real, long wait
+    soon = await skipping_env.get_current_time() + timedelta(
+        days=10
+    )  # the deadline is then ~13 days away: a real, long wait
     alert = dict(case.alert, occurred_at=soon.strftime("%Y-%m-%dT%H:%M:%SZ"))
     started = time.monotonic()
     report = await rehearse(case.plan, alert, case.mocks, case.expect, env=skipping_env)
@@ -37,5 +39,5 @@ async def test_days_long_waits_finish_in_seconds(skipping_env: WorkflowEnvironme
 async def test_missing_mock_fails_before_the_run_naming_the_step(skipping_env: WorkflowEnvironment) -> None:
     case = load_case(CASE_DIRS[0].parent / "contain-with-retries")
     partial = Mocks.model_validate({"actions": {"evidence": {"output": {}}}})
-    with pytest.raises(RehearsalError, match="revoke_keys.revoke, notify"):
+    with pytest.raises(RehearsalError, match=r"revoke_keys\.revoke, notify"):
         await rehearse(case.plan, case.alert, partial, env=skipping_env)

@@ -1,0 +1,87 @@
+"""Record histories of real runs for the replay tests.
+
+Run ``.venv/bin/python -m tests.histories.record`` after a deliberate, compatible change to
+refresh them; commit the JSON files. Old files should be kept: they stand for runs that
+were in flight when the change shipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from engine import client as fl
+from engine.activities.run_action import ActionRunner
+from engine.plan.state import Decision
+from engine.stack.processes import TEMPORAL_SPEED_FLAGS, venv_binary
+from engine.worker import build_worker
+from tests.fixtures.actions import TEST_REGISTRY
+from tests.workflow.test_playbook_run import APPROVAL_PLAYBOOK, alert, plan_of
+
+HERE = Path(__file__).parent
+FAILING = """\
+metadata: { name: flaky-then-fail, version: 1 }
+steps:
+  - id: flaky
+    uses: test.flaky
+    retry: { attempts: 3, initial: 100ms, backoff: 1.0, max: 1s }
+    with: { fail_times: 1 }
+  - id: fan_out
+    for_each: [a, b, c]
+    max_parallel: 2
+    steps:
+      - id: touch
+        uses: test.effect
+        with: { target: "{{ item }}" }
+  - id: both
+    parallel:
+      - id: left
+        uses: core.echo
+        with: { message: left }
+      - id: right
+        uses: core.fail
+        on_error: continue
+        with: { message: nope }
+  - id: pause
+    wait: 1s
+  - id: broken
+    uses: core.fail
+    with: { message: "model registry refused" }
+on_failure:
+  - id: tell
+    uses: core.echo
+    with: { message: "failed at {{ failure.step }}" }
+"""
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(venv_binary("temporal")),
+        dev_server_extra_args=list(TEMPORAL_SPEED_FLAGS),
+        data_converter=pydantic_data_converter,
+    )
+    client = env.client
+    try:
+        async with build_worker(client, "record", runner=ActionRunner(TEST_REGISTRY)):
+            approved = await fl.start_run(
+                client, plan_of(APPROVAL_PLAYBOOK), alert(), {}, task_queue="record"
+            )
+            while not (await fl.status(client, approved.run_id)).pending_approvals():
+                await asyncio.sleep(0.1)
+            await fl.decide(client, approved.run_id, "approve", Decision.APPROVE, "user:U1")
+            failing = await fl.start_run(client, plan_of(FAILING), alert(), {}, task_queue="record")
+            for name, run in (("approved", approved), ("failing", failing)):
+                handle = client.get_workflow_handle(run.run_id)
+                await handle.result()
+                history = await handle.fetch_history()
+                (HERE / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
