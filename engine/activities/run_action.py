@@ -90,7 +90,10 @@ class ActionRunner:
         except ActionError as exc:
             # An outside system saying no is an expected outcome, not a worker fault: log it quietly.
             raise ApplicationError(
-                str(exc), type=exc.type, non_retryable=not exc.retryable, category=ApplicationErrorCategory.BENIGN
+                str(exc),
+                type=exc.type,
+                non_retryable=not exc.retryable,
+                category=ApplicationErrorCategory.BENIGN,
             ) from None
         except SecretMissing as exc:
             raise ApplicationError(str(exc), type="SecretMissing", non_retryable=True) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -23,8 +24,16 @@ stack_cmds.register(app)
 
 def main() -> None:
     """Entry point; a FirelineError becomes one clear line and exit code 1."""
+    code = 0
     try:
         app()
     except FirelineError as exc:
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        code = 1
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The Temporal SDK's native threads can crash a normal interpreter shutdown after the work
+    # is done (PyGILState_Release during finalization); leave without running finalizers.
+    os._exit(code)

@@ -31,13 +31,15 @@ def validate(
     output: Annotated[OutputFormat, typer.Option("--format", help="text or json")] = OutputFormat.TEXT,
 ) -> None:
     """Check playbooks; print every error as file:line:col: path: message (hint)."""
-    # Sibling playbooks join the catalog so `playbook:` links resolve, but only the asked files report.
-    wanted = {p.resolve() for p in playbook_files(paths)}
-    folders = {p.parent for p in wanted} | {p for p in paths if p.is_dir()}
-    catalog = load_catalog([*paths, *sorted(folders)])
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        typer.echo(f"{path}: no such file or folder", err=True)
+    wanted = {p.resolve() for p in playbook_files(p for p in paths if p.exists())}
+    catalog = load_catalog([*paths, *_link_sources(paths)])
     entries = [e for e in catalog.entries if Path(e.file).resolve() in wanted]
-    if not entries:
-        typer.echo("error: no playbook files found", err=True)
+    if missing or not entries:
+        if not entries:
+            typer.echo("error: no playbook files found", err=True)
         raise typer.Exit(1)
     failed = [e for e in entries if not e.ok]
     if output is OutputFormat.JSON:
@@ -66,6 +68,13 @@ def validate(
     raise typer.Exit(1 if failed else 0)
 
 
+def _link_sources(paths: list[Path]) -> list[Path]:
+    """Where `playbook:` links may point: the files' sibling playbooks and the configured catalog."""
+    siblings = {f for p in paths if p.is_file() for f in p.parent.glob("*.y*ml")}
+    playbooks_dir = Path("playbooks")
+    return sorted(siblings) + ([playbooks_dir] if playbooks_dir.is_dir() else [])
+
+
 def schema() -> None:
     """Print the JSON Schema of the playbook format (for editors)."""
     document: dict[str, Any] = Playbook.model_json_schema(by_alias=True)
@@ -76,7 +85,7 @@ def schema() -> None:
 
 def graph(playbook: Annotated[Path, typer.Argument(help="Playbook file.")]) -> None:
     """Print the step graph as Mermaid."""
-    catalog = load_catalog([playbook.parent, playbook])
+    catalog = load_catalog([playbook, *_link_sources([playbook])])
     entry = catalog.resolve(str(playbook))
     typer.echo(to_mermaid(compile_plan(entry, catalog)))
 
@@ -104,7 +113,7 @@ def rehearse(
     from engine.rehearsal.models import Expect, Mocks
     from engine.rehearsal.runner import rehearse as run_rehearsal
 
-    catalog = load_catalog([playbook.parent, playbook])
+    catalog = load_catalog([playbook, *_link_sources([playbook])])
     plan = compile_plan(catalog.resolve(str(playbook)), catalog)
     mock_model = Mocks.model_validate(_read_yaml(mocks))
     expect_model = Expect.model_validate(_read_yaml(expect)) if expect else None

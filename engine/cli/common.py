@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio
 from rich.console import Console
 
 from engine.alerts.model import Alert
@@ -29,10 +29,7 @@ def load_settings(config: Path | None) -> Settings:
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine from a synchronous command."""
 
-    async def wrapper() -> T:
-        return await coro
-
-    return anyio.run(wrapper)
+    return asyncio.run(coro)
 
 
 def read_alert(path: Path) -> dict[str, Any]:

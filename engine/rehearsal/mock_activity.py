@@ -39,7 +39,10 @@ def mock_activity(mocks: Mocks) -> Any:
             output = mocked_outcome(mocks, request.path, request.attempt)
         except _MockedFailure as exc:
             raise ApplicationError(
-                str(exc), type=exc.type, non_retryable=not exc.retryable, category=ApplicationErrorCategory.BENIGN
+                str(exc),
+                type=exc.type,
+                non_retryable=not exc.retryable,
+                category=ApplicationErrorCategory.BENIGN,
             ) from None
         except RehearsalError as exc:
             raise ApplicationError(str(exc), type="NoMock", non_retryable=True) from None

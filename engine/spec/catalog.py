@@ -61,7 +61,7 @@ def validate_text(text: str, file: str = "<string>", registry: ActionRegistry = 
     doc = parse_yaml(text, file)
     diagnostics = list(doc.diagnostics)
     playbook: Playbook | None = None
-    if doc.data is not None and not isinstance(doc.data, dict):
+    if not isinstance(doc.data, dict) and not diagnostics:
         diagnostics.append(
             doc.diagnostic((), "a playbook must be a mapping", "start with `apiVersion: fireline/v1`")
         )

@@ -54,6 +54,15 @@ def describe_undefined(expression: str, bare: bool, context: Mapping[str, Any]) 
     return None
 
 
+def must_propagate(exc: BaseException) -> bool:
+    """True for the workflow runtime's own errors (e.g. Temporal's sandbox refusing a restricted call).
+
+    They report a bug in how the engine is run, not in a template, and must fail the workflow
+    task as they are; temporalio is recognised by module name, never imported here.
+    """
+    return any(cls.__module__.split(".")[0] == "temporalio" for cls in type(exc).__mro__)
+
+
 def _cut(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + "..."
 

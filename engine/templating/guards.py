@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Collection, Iterable, Sized
 from typing import Any
 
 from jinja2.utils import _PassArg
@@ -43,6 +43,9 @@ ALLOWED_METHODS = frozenset(
 )  # fmt: skip
 
 _BUILTIN_VALUES = (str, bytes, dict, list, tuple, set, frozenset, int, float)
+#: Filters and methods whose integer arguments are sizes (widths, counts): capped at the output limit.
+_SIZED_FILTERS = frozenset({"center", "indent", "wordwrap", "truncate", "batch", "slice"})
+_SIZED_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any) -> Any:
@@ -84,17 +87,17 @@ def precheck_filter(
     name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
 ) -> Any:
     """Refuse a filter call that would build too much in one step; return the (maybe listed) value."""
-    check_int_args((*args, *kwargs.values()), limits, f"filter {name!r}")
+    if name in _SIZED_FILTERS:
+        check_int_args((*args, *kwargs.values()), limits, f"filter {name!r}")
     if name == "join":
         value = _materialize(value)
-        # After _materialize a non-str iterable is a Sized collection.
         sep = _arg(args, kwargs, 0, "d", "")
-        if isinstance(value, Iterable) and not isinstance(value, str) and isinstance(sep, str):
-            # The attribute form joins sub-values; measure the items themselves as an upper bound guess.
+        if isinstance(value, Collection) and not isinstance(value, str) and isinstance(sep, str):
             if _arg(args, kwargs, 1, "attribute", None) is None:
                 _joined_length(value, sep, limits)
             else:
-                check_length(len(sep) * len(list(value)), limits, "join")
+                # Joining attributes of the items: only the separators can be bounded up front.
+                check_length(len(sep) * len(value), limits, "join")
     elif name == "replace":
         _replaced_length(
             value, _arg(args, kwargs, 0, "old", ""), _arg(args, kwargs, 1, "new", ""),
@@ -157,7 +160,8 @@ def check_method_call(
     name = obj.__name__
     if name not in ALLOWED_METHODS:
         raise TemplateError(f"method {type(owner).__name__}.{name}() is not allowed in templates")
-    check_int_args((*args, *kwargs.values()), limits, f"{name}()")
+    if name in _SIZED_METHODS:
+        check_int_args((*args, *kwargs.values()), limits, f"{name}()")
     if name == "join" and isinstance(owner, str) and args:
         args = (_materialize(args[0]), *args[1:])
         _joined_length(args[0], owner, limits)

@@ -34,16 +34,17 @@ class Limits:
 class Budget:
     """Work done so far in one render; raises once a limit is passed."""
 
-    __slots__ = ("limits", "operations")
+    __slots__ = ("limits", "max_operations", "operations")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self.max_operations = limits.max_operations
         self.operations = 0
 
     def charge(self, operations: int = 1) -> None:
         """Count ``operations`` units of work."""
         self.operations += operations
-        if self.operations > self.limits.max_operations:
+        if self.operations > self.max_operations:
             raise TemplateLimitExceeded(
                 f"template did more than {self.limits.max_operations} operations"
                 " (calls, lookups, loop iterations, produced text)"
@@ -51,6 +52,7 @@ class Budget:
 
 
 _ACTIVE: ContextVar[Budget | None] = ContextVar("fireline_template_budget", default=None)
+_current_budget = _ACTIVE.get
 
 
 @contextmanager
@@ -66,7 +68,7 @@ def active_budget(limits: Limits) -> Iterator[Budget]:
 
 def charge(operations: int = 1) -> None:
     """Charge the current budget; outside a render (compile time) nothing is counted."""
-    budget = _ACTIVE.get()
+    budget = _current_budget()
     if budget is not None:
         budget.charge(operations)
 
@@ -103,7 +105,7 @@ def check_length(size: int, limits: Limits, what: str) -> None:
 
 
 def check_int_args(args: Iterable[Any], limits: Limits, what: str) -> None:
-    """Refuse integer arguments (widths, counts) larger than the output limit."""
+    """Refuse integer size arguments (widths, counts) larger than the output limit."""
     for arg in args:
         if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > limits.max_output_chars:
             raise TemplateLimitExceeded(f"{what}: argument {arg} is larger than {limits.max_output_chars}")

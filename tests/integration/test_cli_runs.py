@@ -1,0 +1,138 @@
+"""A responder's day on the CLI: up --detach, run, show, approve, runs, cancel, status, down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+PLAYBOOK = """\
+apiVersion: fireline/v1
+kind: Playbook
+metadata: { name: cli-approval, version: 1 }
+inputs:
+  model: { type: string, default: "{{ alert.entities.models[0] }}" }
+  reason: { type: string, default: "drill" }
+steps:
+  - id: evidence
+    uses: core.echo
+    with: { message: "{{ inputs.model }}: {{ inputs.reason }}" }
+  - id: approve
+    approval:
+      title: "Quarantine {{ inputs.model }}?"
+      approvers: [user:U1, group:ml-oncall]
+      timeout: 2h
+  - id: act
+    if: steps.approve.approved
+    uses: core.echo
+    with: { message: "done by {{ steps.approve.decided_by }}" }
+"""
+ALERT = {
+    "id": "cli-1",
+    "source": "generic",
+    "rule": "drill",
+    "title": "CLI drill <b>",
+    "severity": "medium",
+    "fingerprint": "cli-fp-1",
+    "occurred_at": "2026-11-20T08:14:03Z",
+    "received_at": "2026-11-20T08:14:05Z",
+    "entities": {"models": ["fraud-scorer"]},
+    "fields": {},
+}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    home = tmp_path_factory.mktemp("home")
+    (home / "playbooks").mkdir()
+    (home / "playbooks" / "cli-approval.yaml").write_text(PLAYBOOK)
+    (home / "alert.json").write_text(json.dumps(ALERT))
+    (home / "fireline.yaml").write_text(
+        f"playbooks_dir: {home / 'playbooks'}\n"
+        "temporal: { ports: { grpc: 0, ui: 0, http: 0 } }\n"
+        "elasticsearch: { port: 0 }\n"
+        "approver_groups: { ml-oncall: [alice] }\n"
+    )
+    env = {**os.environ, "FIRELINE_HOME": str(home)}
+    for key in [k for k in env if k.startswith(("TEMPORAL_", "ELASTICSEARCH_"))]:
+        env.pop(key)
+    up = run(env, "up", "--detach", "--no-seed")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        yield env
+    finally:
+        down = run(env, "down")
+        assert "stopped temporal" in down.stdout, down.stdout + down.stderr
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli.entry", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_status_reports_what_runs_where(stack: dict[str, str]) -> None:
+    done = run(stack, "status", "--json")
+    status = json.loads(done.stdout)
+    assert status["phase"] == "running"
+    alive = {c["component"]: c["alive"] for c in status["components"]}
+    assert alive.get("temporal") and alive.get("worker") and alive.get("elasticsearch")
+    assert status["temporal_address"].startswith("127.0.0.1:")
+
+
+def test_run_show_approve_and_list(stack: dict[str, str]) -> None:
+    alert = str(Path(stack["FIRELINE_HOME"]) / "alert.json")
+    started = run(stack, "run", "cli-approval", "--alert", alert, "--input", "reason=tabletop")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.split()[-1]
+    assert started.stdout.startswith("started run cli-approval-")
+    again = run(stack, "run", "cli-approval", "--alert", alert)
+    assert again.stdout.strip() == f"joined open run {run_id}"
+
+    refused = run(stack, "approve", run_id, "approve", "--as", "mallory")
+    assert refused.returncode == 1 and "not an approver" in refused.stderr
+
+    import time
+
+    deadline = time.monotonic() + 30
+    while "waiting for" not in (shown := run(stack, "show", run_id)).stdout:
+        assert time.monotonic() < deadline, shown.stdout + shown.stderr
+    assert "fraud-scorer: tabletop" in shown.stdout and "CLI drill <b>" in shown.stdout
+
+    approved = run(stack, "approve", run_id, "approve", "--as", "alice")  # via group ml-oncall
+    assert approved.returncode == 0, approved.stderr
+    deadline = time.monotonic() + 30
+    while '"status": "succeeded"' not in (final := run(stack, "show", run_id, "--json")).stdout[:400]:
+        assert time.monotonic() < deadline, final.stdout
+    state = json.loads(final.stdout)
+    steps = {s["path"]: s for s in state["steps"]}
+    assert steps["approve"]["approval"]["decided_by"] == "user:alice"
+    assert steps["act"]["output"] == {"message": "done by user:alice"}
+    listed = run(stack, "runs")
+    assert run_id in listed.stdout and "succeeded" in listed.stdout
+
+
+def test_cancel_and_bad_input(stack: dict[str, str], tmp_path: Path) -> None:
+    other = dict(ALERT, id="cli-2", fingerprint="cli-fp-2")
+    (tmp_path / "a.json").write_text(json.dumps(other))
+    started = run(stack, "run", "cli-approval", "--alert", str(tmp_path / "a.json"))
+    run_id = started.stdout.split()[-1]
+    cancelled = run(stack, "cancel", run_id)
+    assert cancelled.returncode == 0
+
+    (tmp_path / "bad.json").write_text('{"id": 1,')
+    bad = run(stack, "run", "cli-approval", "--alert", str(tmp_path / "bad.json"))
+    assert bad.returncode == 1 and "invalid JSON" in bad.stderr and "bad.json:1:" in bad.stderr
+    unknown = run(stack, "run", "cli-approval", "--alert", str(tmp_path / "a.json"), "--input", "nope=1")
+    assert unknown.returncode == 1 and "unknown input 'nope'" in unknown.stderr
