@@ -9,9 +9,20 @@ from typing import Any
 
 from temporalio.client import Client
 
+from engine.activities.notify import ApprovalNotices, Notifier, SlackNotifier
 from engine.activities.run_action import ActionRunner
 from engine.settings import Settings
 from engine.worker import build_worker
+
+
+def approval_notices(settings: Settings, web_ui_url: str | None = None) -> ApprovalNotices:
+    """Notifiers the settings ask for (Slack when a bot token and a channel are set)."""
+    notifiers: list[Notifier] = []
+    slack = settings.slack
+    if slack.bot_token is not None and slack.approvals_channel:
+        notifiers.append(SlackNotifier(slack.approvals_channel, slack.api_url))
+    base = f"{web_ui_url}/namespaces/{settings.temporal.namespace}/workflows" if web_ui_url else None
+    return ApprovalNotices(notifiers, run_url_base=base)
 
 
 def action_settings(settings: Settings, elasticsearch_url: str | None) -> dict[str, Any]:
@@ -19,6 +30,8 @@ def action_settings(settings: Settings, elasticsearch_url: str | None) -> dict[s
     out: dict[str, Any] = {}
     if elasticsearch_url:
         out["ELASTICSEARCH_URL"] = elasticsearch_url
+    if settings.slack.api_url:
+        out["SLACK_API_URL"] = settings.slack.api_url
     if settings.elasticsearch.ca_file:
         out["ELASTICSEARCH_CA_FILE"] = str(settings.elasticsearch.ca_file)
     return out
@@ -32,7 +45,9 @@ async def serve_worker(
         settings=action_settings(settings, elasticsearch_url),
         output_cap_bytes=settings.output_cap_bytes,
     )
-    worker = build_worker(client, settings.temporal.task_queue, runner=runner)
+    worker = build_worker(
+        client, settings.temporal.task_queue, runner=runner, notices=approval_notices(settings)
+    )
     async with worker:
         await stop.wait()
 

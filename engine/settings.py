@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -51,6 +51,8 @@ WELL_KNOWN_ENV: dict[str, tuple[str, ...]] = {
     "ELASTICSEARCH_API_KEY": ("elasticsearch", "api_key"),
     "SLACK_BOT_TOKEN": ("slack", "bot_token"),
     "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+    "SLACK_APP_TOKEN": ("slack", "app_token"),
+    "SLACK_API_URL": ("slack", "api_url"),
 }
 
 _SECRET_HINTS = ("key", "token", "secret")
@@ -139,6 +141,10 @@ class SlackSettings(_Section):
 
     bot_token: SecretStr | None = Field(None, description="Bot token (xoxb-...).")
     signing_secret: SecretStr | None = Field(None, description="Signing secret for interactivity requests.")
+    app_token: SecretStr | None = Field(None, description="App-level token (xapp-...) for Socket Mode.")
+    mode: Literal["http", "socket"] = Field("http", description="Interactivity over HTTP or Socket Mode.")
+    api_url: str | None = Field(None, description="Slack Web API base URL (tests point it at a fake).")
+    approvals_channel: str | None = Field(None, description="Channel that receives approval requests.")
 
 
 @dataclass(frozen=True)

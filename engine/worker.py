@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from engine.activities.notify import ApprovalNotices
 from engine.activities.run_action import ActionRunner
 from engine.workflows.playbook_run import PlaybookRun
 
@@ -29,16 +30,19 @@ def build_worker(
     task_queue: str,
     *,
     runner: ActionRunner | None = None,
+    notices: ApprovalNotices | None = None,
     activities: Sequence[Any] | None = None,
     max_concurrent_activities: int = 100,
 ) -> Worker:
     """A worker for PlaybookRun; ``activities`` replaces the real run_action (rehearsals)."""
     runner = runner or ActionRunner()
+    notices = notices or ApprovalNotices()
+    chosen = list(activities) if activities is not None else [runner.run_action]
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[PlaybookRun],
-        activities=list(activities) if activities is not None else [runner.run_action],
+        activities=[*chosen, notices.notify_approval],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=max_concurrent_activities,
     )

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from engine.errors import ApprovalRefused, FirelineError, TemplateError
 from engine.plan.models import Plan, PlanStep, StepKind
+from engine.plan.notices import ApprovalNotice, MessageRef, NoticeKind
 from engine.plan.state import (
     ApprovalRecord,
     Attempt,
@@ -77,6 +78,10 @@ class Executor(Protocol):
     async def run_child(
         self, path: str, playbook: str, inputs: dict[str, Any]
     ) -> tuple[str, dict[str, Any]]: ...
+
+    async def notify(self, notice: ApprovalNotice) -> list[MessageRef]:
+        """Tell responders about an approval; never raises (a lost notice must not stop the run)."""
+        ...
 
 
 class _BlockFailed(Exception):
@@ -284,11 +289,13 @@ class Conductor:
         )
         record.approval = approval
         record.status = StepStatus.WAITING
+        await self._notify(NoticeKind.REQUESTED, record, frame)
         decided = await self._await_decision(record, spec.timeout_s)
         if not decided and spec.on_timeout is OnTimeout.ESCALATE and spec.escalate_to:
             approval.escalated_at = self.executor.now()
             approval.approvers = list(dict.fromkeys([*approval.approvers, *spec.escalate_to]))
             approval.deadline = approval.escalated_at + timedelta(seconds=spec.timeout_s)
+            await self._notify(NoticeKind.ESCALATED, record, frame)
             decided = await self._await_decision(record, spec.timeout_s)
         if not decided:
             approval.timed_out = True
@@ -305,6 +312,25 @@ class Conductor:
             "decided_by": approval.decided_by,
             "reason": approval.reason,
         }
+        await self._notify(NoticeKind.DECIDED, record, frame)
+
+    async def _notify(self, kind: NoticeKind, record: StepRecord, frame: _Frame) -> None:
+        approval = record.approval
+        assert approval is not None
+        finished = [sid for sid, view in frame.steps.items() if view.get("status") == "succeeded"]
+        evidence = f"alert: {self.state.alert_title}; done before: {', '.join(finished) or 'nothing'}"
+        notice = ApprovalNotice(
+            kind=kind,
+            run_id=self.state.run_id,
+            playbook=self.plan.name,
+            step=f"{self.path_prefix}{record.path}",
+            approval=approval.model_copy(),
+            evidence=evidence[:500],
+            messages=[MessageRef.model_validate(m) for m in approval.messages],
+        )
+        refs = await self.executor.notify(notice)
+        known = {(m["channel"], m["ts"]) for m in approval.messages}
+        approval.messages += [r.model_dump() for r in refs if (r.channel, r.ts) not in known]
 
     async def _await_decision(self, record: StepRecord, window_s: float) -> bool:
         approval = record.approval

@@ -70,6 +70,7 @@ class ApprovalRecord(BaseModel):
     reason: str = ""
     escalated_at: datetime | None = None
     timed_out: bool = False
+    messages: list[dict[str, str]] = Field(default_factory=list)
 
 
 class StepRecord(BaseModel):

@@ -13,6 +13,7 @@ from engine.errors import RehearsalError
 from engine.plan.conductor import ActionCall, ApprovalMock, Conductor, StepFailure
 from engine.plan.inputs import resolve_inputs
 from engine.plan.models import Plan
+from engine.plan.notices import ApprovalNotice, MessageRef
 from engine.plan.state import RunState
 from engine.rehearsal.mock_activity import _MockedFailure, mocked_outcome
 from engine.rehearsal.models import Mocks
@@ -31,6 +32,7 @@ class SimulatedExecutor:
         self.engine = engine
         self.clock = 0.0
         self.calls: list[ActionCall] = []
+        self.notices: list[ApprovalNotice] = []
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
@@ -55,6 +57,10 @@ class SimulatedExecutor:
         if not predicate() and timeout_s > 0:
             await self.sleep(timeout_s)
         return predicate()
+
+    async def notify(self, notice: ApprovalNotice) -> list[MessageRef]:
+        self.notices.append(notice)
+        return []
 
     async def run_child(self, path: str, playbook: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         plan = self.plan.subplans.get(playbook)

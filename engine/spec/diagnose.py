@@ -89,7 +89,7 @@ def _clean_loc(loc: tuple[str | int, ...], data: Any) -> tuple[Path, bool]:
         after_step_index = i >= 2 and isinstance(loc[i - 1], int) and loc[i - 2] in _STEP_LISTS
         if after_step_index and isinstance(part, str) and part == m.step_kind(node):
             continue  # the step union's tag
-        if isinstance(node, dict) and part in node:
+        if isinstance(node, dict) and part in node:  # noqa: SIM114 - separate so mypy narrows the index type
             node = node[part]
             out.append(part)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):

@@ -6,6 +6,7 @@ activities, timers, conditions and child workflows are its executor.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,12 +20,15 @@ with workflow.unsafe.imports_passed_through():
     from engine.errors import FirelineError
     from engine.plan.conductor import ActionCall, ApprovalMock, Conductor, StepFailure
     from engine.plan.inputs import resolve_inputs
+    from engine.plan.notices import ApprovalNotice, MessageRef
     from engine.plan.state import JoinedAlert, RunState, StepRecord
     from engine.templating import TemplateEngine
     from engine.workflows.types import (
         ACTIVITY_NAME,
         DECIDE_UPDATE,
         JOIN_SIGNAL,
+        NOTICES_PATCH,
+        NOTIFY_ACTIVITY,
         STATUS_QUERY,
         WORKFLOW_NAME,
         ActionRequest,
@@ -69,6 +73,23 @@ class _TemporalExecutor:
         except ActivityError as err:
             raise _as_failure(err) from None
         return result.output
+
+    async def notify(self, notice: ApprovalNotice) -> list[MessageRef]:
+        if not workflow.patched(NOTICES_PATCH):
+            return []
+        try:
+            refs: list[MessageRef] = await workflow.execute_activity(
+                NOTIFY_ACTIVITY,
+                notice,
+                result_type=list[MessageRef],
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1)),
+                summary=f"{notice.step}: {notice.kind.value}",
+            )
+        except ActivityError as err:
+            workflow.logger.warning("approval notice for %s was not delivered: %s", notice.step, err.cause)
+            return []
+        return refs
 
     async def sleep(self, seconds: float) -> None:
         await workflow.sleep(seconds)
@@ -168,8 +189,11 @@ class PlaybookRun:
         self._publish()
         try:
             await self.conductor.run()
-        finally:
+        except asyncio.CancelledError:
             self._publish()
+            raise
+        # Not in a `finally`: on cache eviction the coroutine is closed outside the workflow loop.
+        self._publish()
         return self.state
 
     def _publish(self) -> None:

@@ -11,6 +11,9 @@ from engine.plan.state import Decision
 
 WORKFLOW_NAME = "PlaybookRun"
 ACTIVITY_NAME = "run_action"
+NOTIFY_ACTIVITY = "notify_approval"
+#: Runs recorded before approval notices existed replay without them.
+NOTICES_PATCH = "approval-notices-v1"
 STATUS_QUERY = "status"
 DECIDE_UPDATE = "decide"
 JOIN_SIGNAL = "alert_joined"

@@ -1,14 +1,15 @@
 """Record histories of real runs for the replay tests.
 
-Run ``.venv/bin/python -m tests.histories.record`` after a deliberate, compatible change to
-refresh them; commit the JSON files. Old files should be kept: they stand for runs that
-were in flight when the change shipped.
+Run ``.venv/bin/python -m tests.histories.record TAG`` after a deliberate change to the workflow
+and commit the new ``*-TAG.json`` files. Never delete old files: they stand for runs that were
+in flight when the change shipped, and must keep replaying.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -58,7 +59,7 @@ on_failure:
 """
 
 
-async def main() -> None:
+async def main(tag: str) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(venv_binary("temporal")),
         dev_server_extra_args=list(TEMPORAL_SPEED_FLAGS),
@@ -78,10 +79,10 @@ async def main() -> None:
                 handle = client.get_workflow_handle(run.run_id)
                 await handle.result()
                 history = await handle.fetch_history()
-                (HERE / f"{name}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
+                (HERE / f"{name}-{tag}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
     finally:
         await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "latest"))

@@ -66,7 +66,9 @@ def test_is_template_detects_expression_and_statement_syntax() -> None:
         ("{{ 'x' }}", "x"),
     ],
 )
-def test_whole_string_expression_yields_native_value(engine: TemplateEngine, text: str, expected: Any) -> None:
+def test_whole_string_expression_yields_native_value(
+    engine: TemplateEngine, text: str, expected: Any
+) -> None:
     result = engine.render(text, CONTEXT)
     assert result == expected
     assert type(result) is type(expected)
@@ -80,7 +82,10 @@ def test_whole_string_expression_yields_native_value(engine: TemplateEngine, tex
         ("{{ inputs.limit }}{{ inputs.limit }}", "55"),
         ("{{ steps.evidence.output.total }} suspicious calls\n", "42 suspicious calls\n"),
         ("{% if steps.approve.approved %}yes{% else %}no{% endif %}", "yes"),
-        ("{% for h in steps.evidence.output.hits %}{{ loop.index }}:{{ h._source.msg }} {% endfor %}", "1:a 2:b 3:c "),
+        (
+            "{% for h in steps.evidence.output.hits %}{{ loop.index }}:{{ h._source.msg }} {% endfor %}",
+            "1:a 2:b 3:c ",
+        ),
         ("{% raw %}{{ not rendered }}{% endraw %}", "{{ not rendered }}"),
         ("<{{ '&' }}>", "<&>"),
     ],
@@ -111,7 +116,9 @@ def test_strings_without_template_syntax_and_non_strings_come_back_unchanged(eng
         assert engine.render(value, CONTEXT) is value
 
 
-@pytest.mark.parametrize("data", ["[1, 2]", "True", "42", "None", "{'a': 1}", "{{ 7 * 7 }}", "{% if 1 %}x{% endif %}"])
+@pytest.mark.parametrize(
+    "data", ["[1, 2]", "True", "42", "None", "{'a': 1}", "{{ 7 * 7 }}", "{% if 1 %}x{% endif %}"]
+)
 def test_context_values_are_data_never_reparsed_or_retyped(engine: TemplateEngine, data: str) -> None:
     ctx = {"alert": {"title": data, "tags": [data]}}
     assert engine.render("{{ alert.title }}", ctx) == data
@@ -138,7 +145,9 @@ def test_dict_keys_win_over_dict_methods_for_dot_access(engine: TemplateEngine) 
         ("{% for x in steps.nope.output %}{% endfor %}", "steps.nope"),
     ],
 )
-def test_undefined_names_raise_and_name_the_missing_path(engine: TemplateEngine, text: str, missing: str) -> None:
+def test_undefined_names_raise_and_name_the_missing_path(
+    engine: TemplateEngine, text: str, missing: str
+) -> None:
     with pytest.raises(TemplateError) as caught:
         engine.render(text, CONTEXT)
     assert f"undefined: {missing}" in str(caught.value)
@@ -194,7 +203,10 @@ def test_error_in_nested_value_says_where(engine: TemplateEngine) -> None:
 
 def test_evaluate_takes_bare_expressions(engine: TemplateEngine) -> None:
     assert engine.evaluate("steps.approve.approved", CONTEXT) is True
-    assert engine.evaluate("steps.evidence.output.total > 40 and inputs.model == 'fraud-scorer'", CONTEXT) is True
+    assert (
+        engine.evaluate("steps.evidence.output.total > 40 and inputs.model == 'fraud-scorer'", CONTEXT)
+        is True
+    )
     assert engine.evaluate("steps.evidence.output.hits | length", CONTEXT) == 3
     with pytest.raises(TemplateError, match="takes no"):
         engine.evaluate("{{ steps.approve.approved }}", CONTEXT)
@@ -206,7 +218,12 @@ def test_check_reports_syntax_without_rendering(engine: TemplateEngine) -> None:
     engine.check("{{ anything.at.all }} is fine before run time")
     engine.check("plain text")
     engine.check("a and not b", bare=True)
-    for bad, bare in [("{{ a +", False), ("{% if a %}", False), ("a and", True), ("{% if a %}{{ a|nope }}{% endif %}", False)]:
+    for bad, bare in [
+        ("{{ a +", False),
+        ("{% if a %}", False),
+        ("a and", True),
+        ("{% if a %}{{ a|nope }}{% endif %}", False),
+    ]:
         with pytest.raises(TemplateError) as caught:
             engine.check(bad, bare=bare)
         assert caught.value.expression == bad
@@ -257,3 +274,21 @@ def test_concurrent_renders_from_threads_are_independent() -> None:
         results = list(pool.map(work, range(8)))
     for n, rows in enumerate(results):
         assert rows == [(str(n * i), f"{n}-{i % 12}") for i in range(40)]
+
+
+class _SandboxRefusal(Exception):
+    """Stands in for Temporal's RestrictedWorkflowAccessError (recognised by module name)."""
+
+
+_SandboxRefusal.__module__ = "temporalio.worker.workflow_sandbox._restrictions"
+
+
+class _RestrictedMapping(dict[str, Any]):
+    def __getitem__(self, key: str) -> Any:
+        raise _SandboxRefusal(f"cannot access {key} from inside a workflow")
+
+
+def test_workflow_runtime_errors_are_not_disguised_as_template_errors(engine: TemplateEngine) -> None:
+    # A sandbox refusal means the engine is wired wrongly; the workflow task must fail as such.
+    with pytest.raises(_SandboxRefusal):
+        engine.render("{{ data.x }}", {"data": _RestrictedMapping(x=1)})

@@ -152,8 +152,12 @@ async def test_cancel_marks_the_waiting_step_cancelled(
     await fl.cancel(client, run.run_id)
     state = await wait_for(client, run.run_id, lambda s: s.status is RunStatus.CANCELLED)
     assert state.step("approve").status is StepStatus.CANCELLED  # type: ignore[union-attr]
-    summaries = {s.run_id: s for s in await fl.list_runs(client, limit=100)}
-    assert summaries[run.run_id].status in ("cancelled", "canceled")
+    for _ in range(100):  # the visibility store catches up asynchronously
+        listed = {s.run_id: s.status for s in await fl.list_runs(client, limit=200)}
+        if listed.get(run.run_id) in ("cancelled", "canceled"):
+            break
+        await asyncio.sleep(0.1)
+    assert listed[run.run_id] in ("cancelled", "canceled")
 
 
 async def test_retries_show_every_attempt_and_on_failure_runs(

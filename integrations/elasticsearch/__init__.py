@@ -1,0 +1,1 @@
+"""Elasticsearch integration: SIEM searches, Elastic Security alert triage, incident records."""

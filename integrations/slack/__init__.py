@@ -1,0 +1,1 @@
+"""Slack: messages, incident channels, file uploads and approval buttons."""
