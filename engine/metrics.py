@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from temporalio import workflow
+from temporalio import client, workflow
 from temporalio.exceptions import FailureError
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -228,8 +228,12 @@ def _record(kind: str, playbook: str, outcome: str, seconds: float = 0.0) -> Non
         approval_decided(playbook, ApprovalOutcome(outcome), seconds)
 
 
-class FirelineInterceptor(Interceptor):
-    """Worker interceptor: step, run and approval metrics, and run/step ids on activity log lines."""
+class FirelineInterceptor(client.Interceptor, Interceptor):
+    """Step, run and approval metrics, and run/step ids on activity log lines.
+
+    Give it to ``Client.connect(interceptors=...)`` (every worker of that client then uses it) or
+    to ``Worker(interceptors=...)``, not both: each copy would count.
+    """
 
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _ActivityInbound(next)
@@ -312,7 +316,7 @@ class _WorkflowInbound(WorkflowInboundInterceptor):
 
 
 def worker_interceptors() -> list[Interceptor]:
-    """What to pass as ``Worker(interceptors=...)``: fireline's metrics and log context."""
+    """What to pass as ``Worker(interceptors=...)`` when the client does not carry them already."""
     return [FirelineInterceptor()]
 
 

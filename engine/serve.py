@@ -9,6 +9,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from engine.activities.audit import AuditStore
 from engine.activities.notify import ApprovalNotices, Notifier, SlackNotifier
 from engine.activities.run_action import ActionRunner
 from engine.settings import Settings
@@ -41,9 +42,11 @@ async def serve_worker(
     client: Client, settings: Settings, *, elasticsearch_url: str | None, stop: asyncio.Event
 ) -> None:
     """Run a worker until ``stop`` is set; in-flight activities finish before it returns."""
+    ca_file = str(settings.elasticsearch.ca_file) if settings.elasticsearch.ca_file else None
     runner = ActionRunner(
         settings=action_settings(settings, elasticsearch_url),
         output_cap_bytes=settings.output_cap_bytes,
+        audit=AuditStore(elasticsearch_url, ca_file=ca_file),
     )
     worker = build_worker(
         client, settings.temporal.task_queue, runner=runner, notices=approval_notices(settings)

@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from engine.activities.audit import AuditStore
 from engine.activities.notify import ApprovalNotices
 from engine.activities.run_action import ActionRunner
 from engine.workflows.playbook_run import PlaybookRun
@@ -31,18 +32,20 @@ def build_worker(
     *,
     runner: ActionRunner | None = None,
     notices: ApprovalNotices | None = None,
+    audit: AuditStore | None = None,
     activities: Sequence[Any] | None = None,
     max_concurrent_activities: int = 100,
 ) -> Worker:
     """A worker for PlaybookRun; ``activities`` replaces the real run_action (rehearsals)."""
     runner = runner or ActionRunner()
     notices = notices or ApprovalNotices()
+    audit = audit or runner.audit
     chosen = list(activities) if activities is not None else [runner.run_action]
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[PlaybookRun],
-        activities=[*chosen, notices.notify_approval],
+        activities=[*chosen, notices.notify_approval, audit.store_audit],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=max_concurrent_activities,
     )

@@ -14,6 +14,7 @@ from pydantic_core import to_jsonable_python
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from engine.activities.audit import AuditStore
 from engine.activities.secrets import resolve_secrets
 from engine.errors import ActionError, ActionNotFound, SecretMissing
 from engine.registry import REGISTRY, ActionDefinition, ActionRegistry
@@ -49,11 +50,13 @@ class ActionRunner:
         settings: dict[str, Any] | None = None,
         secrets_dir: Path | None = None,
         output_cap_bytes: int = DEFAULT_OUTPUT_CAP,
+        audit: AuditStore | None = None,
     ) -> None:
         self.registry = registry
         self.settings = settings or {}
         self.secrets_dir = secrets_dir
         self.output_cap_bytes = output_cap_bytes
+        self.audit = audit or AuditStore(None)
 
     @activity.defn(name=ACTIVITY_NAME)
     async def run_action(self, request: ActionRequest) -> ActionResult:
@@ -84,6 +87,8 @@ class ActionRunner:
             settings=self.settings,
             heartbeat=activity.heartbeat,
         )
+        # The trail first: a worker that dies inside the action still leaves "step started" behind.
+        audit_stored = await self._store_audit(request)
         started = time.perf_counter()
         try:
             output = await _call(definition, ctx, params)
@@ -101,7 +106,18 @@ class ActionRunner:
             log.warning("action %s at %s raised %s", request.action, request.path, type(exc).__name__)
             raise ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__) from None
         log.debug("action %s took %.1f ms", request.action, (time.perf_counter() - started) * 1000)
-        return cap_output(output, self.output_cap_bytes)
+        result = cap_output(output, self.output_cap_bytes)
+        result.audit_stored = audit_stored
+        return result
+
+    async def _store_audit(self, request: ActionRequest) -> bool:
+        if not request.audit:
+            return True
+        try:
+            return await asyncio.to_thread(self.audit.write, request.audit)
+        except Exception as exc:
+            log.warning("audit events for %s not stored yet: %s", request.run_id, type(exc).__name__)
+            return False
 
 
 async def _call(definition: ActionDefinition, ctx: ActionContext, params: BaseModel) -> Any:

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from engine.cli import authoring, runs, stack_cmds
+from engine.cli import audit_cmds, authoring, runs, stack_cmds
 from engine.errors import FirelineError
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 authoring.register(app)
 runs.register(app)
 stack_cmds.register(app)
+audit_cmds.register(app)
 
 
 def main() -> None:

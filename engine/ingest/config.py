@@ -102,6 +102,12 @@ def _read_secret_file(home: Path | None) -> str | None:
     return text or None
 
 
+def webhook_secret(home: Path | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The signing secret a sender uses: ``FIRELINE_WEBHOOK_SECRET``, else the local secret file."""
+    env = os.environ if environ is None else environ
+    return env.get(ENV_SECRET) or _read_secret_file(home)
+
+
 def ensure_webhook_secret(home: Path) -> str:
     """The local signing secret under ``home``, created (mode 0600) when missing."""
     existing = _read_secret_file(home)

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from engine.alerts.elastic import normalize_elastic
 from engine.alerts.model import Alert, AlertSource
 from engine.alerts.normalize import normalize
+from engine.alerts.payload import PayloadInvalid
 from engine.ingest.alert_log import AlertLog
 from engine.ingest.config import ReceiverConfig
 from engine.ingest.dead_letters import DeadLetterStore
@@ -59,7 +60,7 @@ class Ingest:
         """Append one outcome to the alert log."""
         entry = AlertLogEntry(**outcome.model_dump(), at=datetime.now(UTC), via=via, http_status=http_status)
         self.log.record(entry)
-        logger.info("alert %.80s from %s: %s", outcome.id or "-", outcome.source, outcome.status.value)
+        logger.info("alert %.80r from %s: %s", outcome.id or "-", outcome.source, outcome.status.value)
 
     def record_rejection(self, source: str, reason: str, *, via: Via, http_status: int | None = None) -> None:
         """Log a refused request or payload (no alert could be read from it)."""
@@ -90,8 +91,14 @@ class Ingest:
                     path="alert_ids",
                 )
             hits, missing = await self.docs.read(result.refs)
-            if hits:
-                completed = normalize_elastic(hits, received_at=received_at)
+            for hit in hits:
+                try:
+                    completed = normalize_elastic([hit], received_at=received_at)
+                except PayloadInvalid as exc:
+                    # The stored document is at fault, not the sender: skip it, say which one.
+                    reason = f"alert {str(hit['_id'])[:120]} in Elasticsearch is invalid: {exc}"
+                    self.record_rejection(source.value, reason, via=via)
+                    continue
                 alerts += completed.alerts
                 resolved += completed.resolved
         outcomes = await self.dispatch_all(alerts, via=via)
@@ -141,6 +148,7 @@ class Ingest:
         except ValidationError as exc:
             outcome = AlertOutcome(status=AlertStatus.REJECTED, reason=f"stored alert is unreadable: {exc}")
             return outcome
+        # A playbook that no longer matches (or is gone) has nothing left to replay: the letter goes.
         outcome = await self.dispatcher.dispatch(
             alert, via=Via.REPLAY, only=letter.playbooks, dead_letter=False
         )

@@ -37,6 +37,7 @@ from engine.templating import TemplateEngine
 
 logger = logging.getLogger("fireline.ingest")
 T = TypeVar("T")
+MAX_CLOSED_REMEMBERED = 100_000
 
 #: Temporal answers that a retry will not change: the alert goes to the dead-letter store.
 _PERMANENT = frozenset({RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION})
@@ -192,6 +193,8 @@ class Dispatcher:
         age = (datetime.now(UTC) - desc.close_time).total_seconds()
         if age >= window_s:
             return False
+        if len(self._closed_until) >= MAX_CLOSED_REMEMBERED:
+            self._closed_until = {k: v for k, v in self._closed_until.items() if v > now}
         self._closed_until[run_id] = now + (window_s - age)
         return True
 

@@ -10,78 +10,22 @@ workflow stays a thin, deterministic shell.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
-from engine.errors import ApprovalRefused, FirelineError, TemplateError
+from engine.errors import TemplateError
+from engine.plan.approvals import ApprovalDesk, approved
+from engine.plan.audit import AuditChain
+from engine.plan.executor import ActionCall, ActionOutcome, ApprovalMock, Executor, StepFailure
 from engine.plan.models import Plan, PlanStep, StepKind
-from engine.plan.notices import ApprovalNotice, MessageRef, NoticeKind
-from engine.plan.state import (
-    ApprovalRecord,
-    Attempt,
-    Decision,
-    RunState,
-    RunStatus,
-    StepRecord,
-    StepStatus,
-)
-from engine.spec.models import OnError, OnTimeout
+from engine.plan.state import Attempt, Decision, RunState, RunStatus, StepRecord, StepStatus
+from engine.spec.models import OnError
 from engine.templating import TemplateEngine
 
 MAX_LOOP_ITEMS = 1000
-
-
-class StepFailure(FirelineError):
-    """One attempt of a step failed."""
-
-    def __init__(self, message: str, *, type: str = "Error", retryable: bool = True) -> None:
-        self.type = type
-        self.retryable = retryable
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class ActionCall:
-    """What the executor needs to run one attempt of an action."""
-
-    action: str
-    args: dict[str, Any]
-    path: str
-    idempotency_key: str
-    attempt: int
-    timeout_s: float
-
-
-@dataclass(frozen=True)
-class ApprovalMock:
-    """A rehearsal's scripted answer to an approval."""
-
-    decision: Decision | None
-    by: str = "user:rehearsal"
-    after_s: float = 0.0
-    reason: str = ""
-
-
-class Executor(Protocol):
-    """The side-effecting operations a run needs."""
-
-    def now(self) -> datetime: ...
-
-    async def run_action(self, call: ActionCall) -> Any: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool: ...
-
-    async def run_child(
-        self, path: str, playbook: str, inputs: dict[str, Any]
-    ) -> tuple[str, dict[str, Any]]: ...
-
-    async def notify(self, notice: ApprovalNotice) -> list[MessageRef]:
-        """Tell responders about an approval; never raises (a lost notice must not stop the run)."""
-        ...
+__all__ = ["ActionCall", "ActionOutcome", "ApprovalMock", "Conductor", "Executor", "StepFailure", "step_view"]
 
 
 class _BlockFailed(Exception):
@@ -108,17 +52,10 @@ def step_view(record: StepRecord) -> dict[str, Any]:
         "attempts": len(record.attempts),
     }
     if record.approval is not None:
-        view["approved"] = _approved(record)
+        view["approved"] = approved(record)
         view["decided_by"] = record.approval.decided_by
         view["reason"] = record.approval.reason
     return view
-
-
-def _approved(record: StepRecord) -> bool:
-    approval = record.approval
-    if approval is None:
-        return False
-    return approval.decision is Decision.APPROVE
 
 
 class Conductor:
@@ -140,8 +77,11 @@ class Conductor:
         self.state = state
         self.executor = executor
         self.engine = engine
-        self.approval_mocks = dict(approval_mocks or {})
         self.path_prefix = path_prefix
+        self.audit = AuditChain(state.run_id, plan.name, plan.version, plan.sha256)
+        self.approvals = ApprovalDesk(
+            state, executor, self.audit, playbook=plan.name, path_prefix=path_prefix, mocks=approval_mocks
+        )
         self.run_view = {
             "id": state.run_id,
             "workflow_id": state.run_id,
@@ -156,6 +96,11 @@ class Conductor:
     async def run(self) -> RunState:
         """Run every step, then ``outputs`` or ``on_failure``; returns the final state."""
         frame = _Frame(steps={})
+        self.audit.append(
+            self.state.started_at,
+            "run.started",
+            detail={"alert": self.state.alert_id, "title": self.state.alert_title[:200]},
+        )
         try:
             await self._run_block(self.plan.steps, frame, "")
             self.state.outputs = self._render(self.plan.outputs, frame) if self.plan.outputs else {}
@@ -177,9 +122,23 @@ class Conductor:
             self._mark_cancelled()
             self.state.status = RunStatus.CANCELLED
             self.state.finished_at = self.executor.now()
+            self.audit.append(self.state.finished_at, "run.finished", outcome=self.state.status.value)
+            await self._store_audit()
             raise
         self.state.finished_at = self.executor.now()
+        self.audit.append(
+            self.state.finished_at,
+            "run.finished",
+            outcome=self.state.status.value,
+            detail=self.state.failure or {},
+        )
+        await self._store_audit()
         return self.state
+
+    async def _store_audit(self) -> None:
+        pending = list(self.audit.pending)
+        if pending and await self.executor.store_audit(pending):
+            self.audit.stored(pending)
 
     async def _run_on_failure(self, frame: _Frame) -> None:
         if not self.plan.on_failure:
@@ -212,6 +171,9 @@ class Conductor:
             started_at=self.executor.now(),
         )
         self.state.steps.append(record)
+        self.audit.append(
+            record.started_at, "step.started", step=record.path, detail={"kind": step.kind.value}
+        )
         try:
             if step.condition is not None and not self.engine.evaluate(step.condition, self._context(frame)):
                 record.status = StepStatus.SKIPPED
@@ -225,6 +187,13 @@ class Conductor:
             )
         record.finished_at = self.executor.now()
         frame.steps[step.id] = step_view(record)
+        self.audit.append(
+            record.finished_at,
+            "step.finished",
+            step=record.path,
+            outcome=record.status.value,
+            detail={"attempts": len(record.attempts), "error": (record.error or "")[:500]},
+        )
         return record
 
     async def _dispatch(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
@@ -261,9 +230,10 @@ class Conductor:
                 idempotency_key=f"{self.state.run_id}:{full_path}",
                 attempt=number,
                 timeout_s=step.timeout_s,
+                audit=list(self.audit.pending),
             )
             try:
-                record.output = await self.executor.run_action(call)
+                outcome = await self.executor.run_action(call)
             except StepFailure as failure:
                 attempt.finished_at = self.executor.now()
                 attempt.error_type, attempt.error = failure.type, str(failure)
@@ -273,79 +243,19 @@ class Conductor:
                 await self.executor.sleep(step.retry.delay_before(number + 1))
                 continue
             attempt.finished_at = self.executor.now()
+            record.output = outcome.output
             record.status = StepStatus.SUCCEEDED
+            if outcome.audit_stored:
+                self.audit.stored(call.audit)
             return
 
     async def _approval(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         spec = step.approval
         assert spec is not None
-        now = self.executor.now()
-        approval = ApprovalRecord(
-            title=str(self._render(spec.title, frame)),
-            details=str(self._render(spec.details, frame)),
-            approvers=list(spec.approvers),
-            requested_at=now,
-            deadline=now + timedelta(seconds=spec.timeout_s),
-        )
-        record.approval = approval
-        record.status = StepStatus.WAITING
-        await self._notify(NoticeKind.REQUESTED, record, frame)
-        decided = await self._await_decision(record, spec.timeout_s)
-        if not decided and spec.on_timeout is OnTimeout.ESCALATE and spec.escalate_to:
-            approval.escalated_at = self.executor.now()
-            approval.approvers = list(dict.fromkeys([*approval.approvers, *spec.escalate_to]))
-            approval.deadline = approval.escalated_at + timedelta(seconds=spec.timeout_s)
-            await self._notify(NoticeKind.ESCALATED, record, frame)
-            decided = await self._await_decision(record, spec.timeout_s)
-        if not decided:
-            approval.timed_out = True
-            if spec.on_timeout is OnTimeout.APPROVE:
-                approval.decision = Decision.APPROVE
-                approval.decided_by = "timeout"
-            else:
-                approval.decision = Decision.REJECT
-                approval.decided_by = "timeout"
-            approval.decided_at = self.executor.now()
-            record.status = StepStatus.TIMED_OUT
-        record.output = {
-            "approved": _approved(record),
-            "decided_by": approval.decided_by,
-            "reason": approval.reason,
-        }
-        await self._notify(NoticeKind.DECIDED, record, frame)
-
-    async def _notify(self, kind: NoticeKind, record: StepRecord, frame: _Frame) -> None:
-        approval = record.approval
-        assert approval is not None
-        finished = [sid for sid, view in frame.steps.items() if view.get("status") == "succeeded"]
-        evidence = f"alert: {self.state.alert_title}; done before: {', '.join(finished) or 'nothing'}"
-        notice = ApprovalNotice(
-            kind=kind,
-            run_id=self.state.run_id,
-            playbook=self.plan.name,
-            step=f"{self.path_prefix}{record.path}",
-            approval=approval.model_copy(),
-            evidence=evidence[:500],
-            messages=[MessageRef.model_validate(m) for m in approval.messages],
-        )
-        refs = await self.executor.notify(notice)
-        known = {(m["channel"], m["ts"]) for m in approval.messages}
-        approval.messages += [r.model_dump() for r in refs if (r.channel, r.ts) not in known]
-
-    async def _await_decision(self, record: StepRecord, window_s: float) -> bool:
-        approval = record.approval
-        assert approval is not None
-        mock = self.approval_mocks.get(f"{self.path_prefix}{record.path}")
-        if mock is not None and mock.decision is not None:
-            due = approval.requested_at + timedelta(seconds=mock.after_s)
-            until_due = (due - self.executor.now()).total_seconds()
-            if until_due <= window_s:
-                if not await self.executor.wait_until(
-                    lambda: approval.decision is not None, max(until_due, 0)
-                ):
-                    self._apply(record, mock.decision, mock.by, mock.reason)
-                return True
-        return await self.executor.wait_until(lambda: approval.decision is not None, window_s)
+        title = str(self._render(spec.title, frame))
+        details = str(self._render(spec.details, frame))
+        done = [sid for sid, view in frame.steps.items() if view.get("status") == "succeeded"]
+        await self.approvals.run(spec, record, title, details, done)
 
     async def _for_each(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         items = self._render(step.items, frame)
@@ -418,43 +328,22 @@ class Conductor:
         record.output = outputs
         record.status = StepStatus.SUCCEEDED
 
-    # -- approvals ----------------------------------------------------------------------------------------
+    # -- decisions and audit -----------------------------------------------------------------------------
     def check_decision(
         self, path: str, by: str, groups: list[str], decision: Decision, reason: str
     ) -> StepRecord:
         """Raise :class:`ApprovalRefused` unless ``by`` may decide the pending approval at ``path`` now."""
-        record = self.state.step(path)
-        if record is None or record.kind is not StepKind.APPROVAL or record.approval is None:
-            pending = ", ".join(r.path for r in self.state.pending_approvals()) or "none"
-            raise ApprovalRefused(f"no approval step {path!r} in this run (pending: {pending})")
-        if record.status is not StepStatus.WAITING or record.approval.decision is not None:
-            who = record.approval.decided_by or "nobody"
-            raise ApprovalRefused(
-                f"{path} is not waiting for a decision (status {record.status}, decided by {who})"
-            )
-        allowed = set(record.approval.approvers)
-        if by not in allowed and not any(f"group:{g}" in allowed for g in groups):
-            raise ApprovalRefused(
-                f"{by} is not an approver of {path} (approvers: {', '.join(sorted(allowed))})"
-            )
-        if decision is Decision.REJECT and not reason.strip():
-            raise ApprovalRefused("a rejection needs a reason")
-        return record
+        return self.approvals.check(path, by, groups, decision, reason)
 
-    def decide(self, path: str, by: str, groups: list[str], decision: Decision, reason: str) -> StepRecord:
+    def decide(
+        self, path: str, by: str, groups: list[str], decision: Decision, reason: str, via: str = "cli"
+    ) -> StepRecord:
         """Validate and apply a human decision."""
-        record = self.check_decision(path, by, groups, decision, reason)
-        self._apply(record, decision, by, reason)
-        return record
+        return self.approvals.decide(path, by, groups, decision, reason, via)
 
-    def _apply(self, record: StepRecord, decision: Decision, by: str, reason: str) -> None:
-        approval = record.approval
-        assert approval is not None
-        approval.decision = decision
-        approval.decided_by = by
-        approval.reason = reason
-        approval.decided_at = self.executor.now()
-        record.status = StepStatus.SUCCEEDED if decision is Decision.APPROVE else StepStatus.REJECTED
+    def record_event(self, action: str, **fields: Any) -> None:
+        """Add an event to the run's audit chain (e.g. an alert that joined the run)."""
+        self.audit.append(self.executor.now(), action, **fields)
 
     # -- templates ----------------------------------------------------------------------------------------
     def _context(self, frame: _Frame) -> dict[str, Any]:

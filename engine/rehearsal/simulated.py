@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.errors import RehearsalError
-from engine.plan.conductor import ActionCall, ApprovalMock, Conductor, StepFailure
+from engine.plan.audit import AuditEvent
+from engine.plan.conductor import ActionCall, ActionOutcome, ApprovalMock, Conductor, StepFailure
 from engine.plan.inputs import resolve_inputs
 from engine.plan.models import Plan
 from engine.plan.notices import ApprovalNotice, MessageRef
@@ -33,19 +34,29 @@ class SimulatedExecutor:
         self.clock = 0.0
         self.calls: list[ActionCall] = []
         self.notices: list[ApprovalNotice] = []
+        self.audit: dict[tuple[str, int], AuditEvent] = {}
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
     def now(self) -> datetime:
         return EPOCH + timedelta(seconds=self.clock)
 
-    async def run_action(self, call: ActionCall) -> Any:
+    async def run_action(self, call: ActionCall) -> ActionOutcome:
         self.calls.append(call)
         await asyncio.sleep(0)
+        self._store(call.audit)
         try:
-            return mocked_outcome(self.mocks, call.path, call.attempt)
+            return ActionOutcome(mocked_outcome(self.mocks, call.path, call.attempt), audit_stored=True)
         except _MockedFailure as exc:
             raise StepFailure(str(exc), type=exc.type, retryable=exc.retryable) from None
+
+    def _store(self, events: list[AuditEvent]) -> None:
+        for event in events:
+            self.audit[(event.run_id, event.seq)] = event
+
+    async def store_audit(self, events: list[AuditEvent]) -> bool:
+        self._store(events)
+        return True
 
     async def sleep(self, seconds: float) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -18,13 +18,16 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from engine.errors import FirelineError
-    from engine.plan.conductor import ActionCall, ApprovalMock, Conductor, StepFailure
+    from engine.plan.audit import AuditEvent
+    from engine.plan.conductor import ActionCall, ActionOutcome, ApprovalMock, Conductor, StepFailure
     from engine.plan.inputs import resolve_inputs
     from engine.plan.notices import ApprovalNotice, MessageRef
     from engine.plan.state import JoinedAlert, RunState, StepRecord
     from engine.templating import TemplateEngine
     from engine.workflows.types import (
         ACTIVITY_NAME,
+        AUDIT_ACTIVITY,
+        AUDIT_PATCH,
         DECIDE_UPDATE,
         JOIN_SIGNAL,
         NOTICES_PATCH,
@@ -59,6 +62,7 @@ class _TemporalExecutor:
             attempt=call.attempt,
             run_id=self.run_id,
             playbook=self.input.plan.name,
+            audit=call.audit,
         )
         try:
             result = await workflow.execute_activity(
@@ -72,7 +76,26 @@ class _TemporalExecutor:
             )
         except ActivityError as err:
             raise _as_failure(err) from None
-        return result.output
+        return ActionOutcome(result.output, audit_stored=result.audit_stored)
+
+    async def store_audit(self, events: list[AuditEvent]) -> bool:
+        if not workflow.patched(AUDIT_PATCH):
+            return False
+        try:
+            stored: bool = await workflow.execute_activity(
+                AUDIT_ACTIVITY,
+                events,
+                result_type=bool,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=1)),
+                summary=f"audit trail: {len(events)} event(s)",
+            )
+        except ActivityError as err:
+            workflow.logger.warning(
+                "audit events %d..%d not stored: %s", events[0].seq, events[-1].seq, err.cause
+            )
+            return False
+        return stored
 
     async def notify(self, notice: ApprovalNotice) -> list[MessageRef]:
         if not workflow.patched(NOTICES_PATCH):
@@ -215,7 +238,7 @@ class PlaybookRun:
     def decide(self, request: DecisionRequest) -> StepRecord:
         """Decide a pending approval; the validator refuses anything else before it reaches history."""
         return self.conductor.decide(
-            request.step, request.by, request.groups, request.decision, request.reason
+            request.step, request.by, request.groups, request.decision, request.reason, request.via
         )
 
     @decide.validator
@@ -232,3 +255,4 @@ class PlaybookRun:
         """Record a repeat of the incident that joined this run."""
         if alert.id != self.state.alert_id and all(a.id != alert.id for a in self.state.joined_alerts):
             self.state.joined_alerts.append(alert)
+            self.conductor.record_event("alert.joined", detail={"alert": alert.id, "title": alert.title})

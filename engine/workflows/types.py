@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from engine.plan.audit import AuditEvent
 from engine.plan.models import Plan
 from engine.plan.state import Decision
 
@@ -14,6 +15,9 @@ ACTIVITY_NAME = "run_action"
 NOTIFY_ACTIVITY = "notify_approval"
 #: Runs recorded before approval notices existed replay without them.
 NOTICES_PATCH = "approval-notices-v1"
+AUDIT_ACTIVITY = "store_audit"
+#: Runs recorded before the audit trail existed replay without its final store.
+AUDIT_PATCH = "audit-trail-v1"
 STATUS_QUERY = "status"
 DECIDE_UPDATE = "decide"
 JOIN_SIGNAL = "alert_joined"
@@ -60,6 +64,7 @@ class ActionRequest(BaseModel):
     attempt: int
     run_id: str
     playbook: str
+    audit: list[AuditEvent] = Field(default_factory=list)
 
 
 class ActionResult(BaseModel):
@@ -68,3 +73,4 @@ class ActionResult(BaseModel):
     output: Any = None
     truncated: bool = False
     size_bytes: int = 0
+    audit_stored: bool = False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker

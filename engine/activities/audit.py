@@ -1,0 +1,148 @@
+"""Store audit events in Elasticsearch (``fireline-audit-YYYY.MM``) as ECS documents, and read them back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from temporalio import activity
+
+from engine.activities.secrets import resolve_secrets
+from engine.errors import FirelineError
+from engine.plan.audit import AuditEvent
+from engine.workflows.types import AUDIT_ACTIVITY
+
+log = logging.getLogger("fireline.audit")
+AUDIT_INDEX_PATTERN = "fireline-audit-*"
+_CREDENTIALS = ("ELASTICSEARCH_API_KEY", "ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")
+_KEYWORD = {"type": "keyword"}
+#: Explicit mapping: ids must be keywords (exact match), and the chained event is stored as is.
+AUDIT_MAPPING: dict[str, Any] = {
+    "properties": {
+        "@timestamp": {"type": "date"},
+        "message": {"type": "text"},
+        "event": {"properties": {k: _KEYWORD for k in ("kind", "category", "action", "module", "outcome")}},
+        "user": {"properties": {"name": _KEYWORD}},
+        "fireline": {
+            "properties": {
+                "run": {"properties": {"id": _KEYWORD}},
+                "step": {"properties": {"path": _KEYWORD}},
+                "playbook": {"properties": {"name": _KEYWORD, "version": {"type": "integer"}, "sha256": _KEYWORD}},
+                "audit": {"properties": {"seq": {"type": "long"}, "prev_hash": _KEYWORD, "hash": _KEYWORD}},
+                "event": {"type": "object", "enabled": False},
+            }
+        },
+    }
+}
+
+
+def audit_index(event: AuditEvent) -> str:
+    """Monthly index of an event."""
+    return f"fireline-audit-{event.at:%Y.%m}"
+
+
+def doc_id(event: AuditEvent) -> str:
+    """Stable id: re-delivering an event overwrites it with identical content."""
+    return f"{event.run_id}:{event.seq:06d}"
+
+
+def to_ecs(event: AuditEvent) -> dict[str, Any]:
+    """The event as an ECS document; the chain fields live under ``fireline.audit``."""
+    doc: dict[str, Any] = {
+        "@timestamp": event.at.isoformat().replace("+00:00", "Z"),
+        "event": {"kind": "event", "category": ["process"], "action": event.action, "module": "fireline"},
+        "message": f"{event.action} {event.step or ''}".strip(),
+        "fireline": {
+            "run": {"id": event.run_id},
+            "playbook": {"name": event.playbook, "version": event.version, "sha256": event.sha256},
+            "audit": {"seq": event.seq, "prev_hash": event.prev_hash, "hash": event.hash},
+            "event": event.model_dump(mode="json"),
+        },
+    }
+    if event.step:
+        doc["fireline"]["step"] = {"path": event.step}
+    if event.outcome:
+        doc["event"]["outcome"] = event.outcome
+    if event.actor:
+        doc["user"] = {"name": event.actor}
+    return doc
+
+
+class AuditStore:
+    """Writes and reads the audit indices of one cluster (``url`` None: nowhere to store)."""
+
+    def __init__(self, url: str | None, *, ca_file: str | None = None) -> None:
+        self.url = url
+        self.ca_file = ca_file
+        self._ready: set[str] = set()
+
+    def _ensure_index(self, es: Any, name: str) -> None:
+        if name in self._ready:
+            return
+        if not es.indices.exists(index=name):
+            try:
+                es.indices.create(index=name, mappings=AUDIT_MAPPING)
+            except Exception as exc:
+                if "already_exists" not in str(exc) and "already exists" not in str(exc):
+                    raise
+        self._ready.add(name)
+
+    def _client(self) -> Any:
+        from elasticsearch import Elasticsearch
+
+        secrets = resolve_secrets([], _CREDENTIALS)
+        auth: dict[str, Any] = {}
+        if "ELASTICSEARCH_API_KEY" in secrets:
+            auth["api_key"] = secrets["ELASTICSEARCH_API_KEY"]
+        elif "ELASTICSEARCH_USERNAME" in secrets:
+            auth["basic_auth"] = (
+                secrets["ELASTICSEARCH_USERNAME"],
+                secrets.get("ELASTICSEARCH_PASSWORD", ""),
+            )
+        if self.ca_file:
+            auth["ca_certs"] = self.ca_file
+        return Elasticsearch(self.url, request_timeout=10, **auth)
+
+    def write(self, events: Iterable[AuditEvent]) -> bool:
+        """Store events (idempotently); False when there is no cluster."""
+        if not self.url:
+            return False
+        events = list(events)
+        operations: list[dict[str, Any]] = []
+        for event in events:
+            operations.append({"index": {"_index": audit_index(event), "_id": doc_id(event)}})
+            operations.append(to_ecs(event))
+        if not operations:
+            return True
+        with self._client() as es:
+            for name in {audit_index(e) for e in events}:
+                self._ensure_index(es, name)
+            answer = es.bulk(operations=operations, refresh="wait_for")
+        if answer.get("errors"):
+            failed = [i for i in answer["items"] if i.get("index", {}).get("error")]
+            raise FirelineError(f"{len(failed)} audit event(s) were refused by Elasticsearch")
+        return True
+
+    def read(self, run_id: str) -> list[AuditEvent]:
+        """Every stored event of ``run_id``, in chain order."""
+        if not self.url:
+            raise FirelineError("no Elasticsearch is configured to read the audit trail from")
+        with self._client() as es:
+            answer = es.search(
+                index=AUDIT_INDEX_PATTERN,
+                query={"term": {"fireline.run.id": run_id}},
+                sort=[{"fireline.audit.seq": "asc"}],
+                size=10_000,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        return [
+            AuditEvent.model_validate(hit["_source"]["fireline"]["event"]) for hit in answer["hits"]["hits"]
+        ]
+
+    @activity.defn(name=AUDIT_ACTIVITY)
+    async def store_audit(self, events: list[AuditEvent]) -> bool:
+        """Store events that no action carried (the end of a run)."""
+        return await asyncio.to_thread(self.write, events)

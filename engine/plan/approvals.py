@@ -1,0 +1,161 @@
+"""Approvals: ask, notify, wait, escalate, time out, and decide (validated) — for one run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from engine.errors import ApprovalRefused
+from engine.plan.audit import AuditChain
+from engine.plan.executor import ApprovalMock, Executor
+from engine.plan.models import ApprovalPlan, StepKind
+from engine.plan.notices import ApprovalNotice, MessageRef, NoticeKind
+from engine.plan.state import ApprovalRecord, Decision, RunState, StepRecord, StepStatus
+from engine.spec.models import OnTimeout
+
+
+def approved(record: StepRecord) -> bool:
+    """True when the approval ended approved (by a human or by ``on_timeout: approve``)."""
+    return record.approval is not None and record.approval.decision is Decision.APPROVE
+
+
+class ApprovalDesk:
+    """Everything about approvals in one run; decisions arrive through :meth:`decide`."""
+
+    def __init__(
+        self,
+        state: RunState,
+        executor: Executor,
+        audit: AuditChain,
+        *,
+        playbook: str,
+        path_prefix: str = "",
+        mocks: Mapping[str, ApprovalMock] | None = None,
+    ) -> None:
+        self.state = state
+        self.executor = executor
+        self.audit = audit
+        self.playbook = playbook
+        self.path_prefix = path_prefix
+        self.mocks = dict(mocks or {})
+
+    async def run(
+        self, spec: ApprovalPlan, record: StepRecord, title: str, details: str, done: list[str]
+    ) -> None:
+        """Ask for a decision and wait for it, escalating and timing out as the spec says."""
+        now = self.executor.now()
+        approval = ApprovalRecord(
+            title=title,
+            details=details,
+            approvers=list(spec.approvers),
+            requested_at=now,
+            deadline=now + timedelta(seconds=spec.timeout_s),
+        )
+        record.approval = approval
+        record.status = StepStatus.WAITING
+        self.audit.append(
+            now, "approval.requested", step=record.path, detail={"approvers": approval.approvers}
+        )
+        evidence = f"alert: {self.state.alert_title}; done before: {', '.join(done) or 'nothing'}"[:500]
+        await self._notify(NoticeKind.REQUESTED, record, evidence)
+        decided = await self._await_decision(record, spec.timeout_s)
+        if not decided and spec.on_timeout is OnTimeout.ESCALATE and spec.escalate_to:
+            approval.escalated_at = self.executor.now()
+            approval.approvers = list(dict.fromkeys([*approval.approvers, *spec.escalate_to]))
+            approval.deadline = approval.escalated_at + timedelta(seconds=spec.timeout_s)
+            self.audit.append(
+                approval.escalated_at, "approval.escalated", step=record.path, detail={"to": spec.escalate_to}
+            )
+            await self._notify(NoticeKind.ESCALATED, record, evidence)
+            decided = await self._await_decision(record, spec.timeout_s)
+        if not decided:
+            approval.timed_out = True
+            approval.decision = Decision.APPROVE if spec.on_timeout is OnTimeout.APPROVE else Decision.REJECT
+            approval.decided_by = "timeout"
+            approval.decided_at = self.executor.now()
+            record.status = StepStatus.TIMED_OUT
+            self.audit.append(
+                approval.decided_at, "approval.timed_out", step=record.path, outcome=approval.decision.value
+            )
+        record.output = {
+            "approved": approved(record),
+            "decided_by": approval.decided_by,
+            "reason": approval.reason,
+        }
+        await self._notify(NoticeKind.DECIDED, record, evidence)
+
+    async def _notify(self, kind: NoticeKind, record: StepRecord, evidence: str) -> None:
+        approval = record.approval
+        assert approval is not None
+        notice = ApprovalNotice(
+            kind=kind,
+            run_id=self.state.run_id,
+            playbook=self.playbook,
+            step=f"{self.path_prefix}{record.path}",
+            approval=approval.model_copy(),
+            evidence=evidence,
+            messages=[MessageRef.model_validate(m) for m in approval.messages],
+        )
+        refs = await self.executor.notify(notice)
+        known = {(m["channel"], m["ts"]) for m in approval.messages}
+        approval.messages += [r.model_dump() for r in refs if (r.channel, r.ts) not in known]
+
+    async def _await_decision(self, record: StepRecord, window_s: float) -> bool:
+        approval = record.approval
+        assert approval is not None
+        mock = self.mocks.get(f"{self.path_prefix}{record.path}")
+        if mock is not None and mock.decision is not None:
+            due = approval.requested_at + timedelta(seconds=mock.after_s)
+            until_due = (due - self.executor.now()).total_seconds()
+            if until_due <= window_s:
+                if not await self.executor.wait_until(
+                    lambda: approval.decision is not None, max(until_due, 0)
+                ):
+                    self._apply(record, mock.decision, mock.by, mock.reason, via="rehearsal")
+                return True
+        return await self.executor.wait_until(lambda: approval.decision is not None, window_s)
+
+    def check(self, path: str, by: str, groups: list[str], decision: Decision, reason: str) -> StepRecord:
+        """Raise :class:`ApprovalRefused` unless ``by`` may decide the pending approval at ``path`` now."""
+        record = self.state.step(path)
+        if record is None or record.kind is not StepKind.APPROVAL or record.approval is None:
+            pending = ", ".join(r.path for r in self.state.pending_approvals()) or "none"
+            raise ApprovalRefused(f"no approval step {path!r} in this run (pending: {pending})")
+        if record.status is not StepStatus.WAITING or record.approval.decision is not None:
+            who = record.approval.decided_by or "nobody"
+            raise ApprovalRefused(
+                f"{path} is not waiting for a decision (status {record.status}, decided by {who})"
+            )
+        allowed = set(record.approval.approvers)
+        if by not in allowed and not any(f"group:{g}" in allowed for g in groups):
+            raise ApprovalRefused(
+                f"{by} is not an approver of {path} (approvers: {', '.join(sorted(allowed))})"
+            )
+        if decision is Decision.REJECT and not reason.strip():
+            raise ApprovalRefused("a rejection needs a reason")
+        return record
+
+    def decide(
+        self, path: str, by: str, groups: list[str], decision: Decision, reason: str, via: str = "cli"
+    ) -> StepRecord:
+        """Validate and apply a human decision."""
+        record = self.check(path, by, groups, decision, reason)
+        self._apply(record, decision, by, reason, via=via)
+        return record
+
+    def _apply(self, record: StepRecord, decision: Decision, by: str, reason: str, *, via: str) -> None:
+        approval = record.approval
+        assert approval is not None
+        approval.decision = decision
+        approval.decided_by = by
+        approval.reason = reason
+        approval.decided_at = self.executor.now()
+        record.status = StepStatus.SUCCEEDED if decision is Decision.APPROVE else StepStatus.REJECTED
+        self.audit.append(
+            approval.decided_at,
+            "approval.decided",
+            step=record.path,
+            outcome=decision.value,
+            actor=by,
+            detail={"reason": reason, "via": via},
+        )

@@ -1,0 +1,87 @@
+"""Every run's trail lands in fireline-audit-* and `fireline audit verify` proves it whole."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+from temporalio.client import Client
+
+from engine import client as fl
+from engine.activities.audit import AUDIT_INDEX_PATTERN, AuditStore
+from engine.activities.run_action import ActionRunner
+from engine.plan.audit import verify_chain
+from engine.plan.state import Decision
+from engine.worker import build_worker
+from tests.fixtures.actions import TEST_REGISTRY
+from tests.fixtures.elasticsearch import elasticsearch_url  # noqa: F401
+from tests.workflow.test_playbook_run import APPROVAL_PLAYBOOK, alert, plan_of, wait_for
+
+ROOT = Path(__file__).parents[2]
+
+
+def verify_cli(es_url: str, run_id: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ELASTICSEARCH_URL": es_url}
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli.entry", "audit", "verify", run_id],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+async def test_trail_is_stored_verified_and_tampering_is_named(
+    client: Client,
+    task_queue: str,
+    elasticsearch_url: str,  # noqa: F811
+) -> None:
+    store = AuditStore(elasticsearch_url)
+    runner = ActionRunner(TEST_REGISTRY, audit=store)
+    async with build_worker(client, task_queue, runner=runner):
+        run = await fl.start_run(client, plan_of(APPROVAL_PLAYBOOK), alert(), {}, task_queue=task_queue)
+        await wait_for(client, run.run_id, lambda s: s.pending_approvals())
+        await fl.decide(client, run.run_id, "approve", Decision.APPROVE, "user:U1", reason="clear evidence")
+        await client.get_workflow_handle(run.run_id).result()
+
+    events = store.read(run.run_id)
+    report = verify_chain(run.run_id, events)
+    assert report.ok, report
+    actions = [e.action for e in events]
+    assert actions[0] == "run.started" and actions[-1] == "run.finished"
+    assert {"approval.requested", "approval.decided", "step.started", "step.finished"} <= set(actions)
+    decided = next(e for e in events if e.action == "approval.decided")
+    assert decided.actor == "user:U1" and decided.detail == {"reason": "clear evidence", "via": "cli"}
+
+    with Elasticsearch(elasticsearch_url) as es:
+        hits = es.search(index=AUDIT_INDEX_PATTERN, query={"term": {"fireline.run.id": run.run_id}}, size=100)
+        doc = hits["hits"]["hits"][0]["_source"]
+        assert doc["event"]["module"] == "fireline" and "@timestamp" in doc  # ECS shape
+
+    done = verify_cli(elasticsearch_url, run.run_id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"ok: {len(events)} audit events")
+
+    # someone rewrites who approved, directly in the index
+    with Elasticsearch(elasticsearch_url) as es:
+        hit = es.search(
+            index=AUDIT_INDEX_PATTERN,
+            query={
+                "bool": {
+                    "filter": [
+                        {"term": {"fireline.run.id": run.run_id}},
+                        {"term": {"event.action": "approval.decided"}},
+                    ]
+                }
+            },
+        )["hits"]["hits"][0]
+        source = hit["_source"]
+        source["fireline"]["event"]["actor"] = "user:mallory"
+        es.index(index=hit["_index"], id=hit["_id"], document=source, refresh=True)
+    done = verify_cli(elasticsearch_url, run.run_id)
+    assert done.returncode == 1
+    assert f"BROKEN at event {decided.seq}: event {decided.seq} was altered" in done.stdout
