@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 from temporalio import activity
 
-from engine.activities.secrets import resolve_secrets
+from engine.activities.es_client import engine_client
 from engine.errors import FirelineError
 from engine.plan.audit import AuditEvent
 from engine.workflows.types import AUDIT_ACTIVITY
 
 log = logging.getLogger("fireline.audit")
 AUDIT_INDEX_PATTERN = "fireline-audit-*"
-_CREDENTIALS = ("ELASTICSEARCH_API_KEY", "ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD")
+RESULTS_INDEX = "fireline-results"
+#: Results have any shape; stored, never indexed, so no two results can clash in the mapping.
+RESULTS_MAPPING: dict[str, Any] = {
+    "properties": {"key": {"type": "keyword"}, "result": {"type": "object", "enabled": False}}
+}
 _KEYWORD = {"type": "keyword"}
 #: Explicit mapping: ids must be keywords (exact match), and the chained event is stored as is.
 AUDIT_MAPPING: dict[str, Any] = {
@@ -29,7 +34,9 @@ AUDIT_MAPPING: dict[str, Any] = {
             "properties": {
                 "run": {"properties": {"id": _KEYWORD}},
                 "step": {"properties": {"path": _KEYWORD}},
-                "playbook": {"properties": {"name": _KEYWORD, "version": {"type": "integer"}, "sha256": _KEYWORD}},
+                "playbook": {
+                    "properties": {"name": _KEYWORD, "version": {"type": "integer"}, "sha256": _KEYWORD}
+                },
                 "audit": {"properties": {"seq": {"type": "long"}, "prev_hash": _KEYWORD, "hash": _KEYWORD}},
                 "event": {"type": "object", "enabled": False},
             }
@@ -78,32 +85,32 @@ class AuditStore:
         self.ca_file = ca_file
         self._ready: set[str] = set()
 
-    def _ensure_index(self, es: Any, name: str) -> None:
+    def _ensure_index(self, es: Any, name: str, mappings: dict[str, Any]) -> None:
         if name in self._ready:
             return
         if not es.indices.exists(index=name):
             try:
-                es.indices.create(index=name, mappings=AUDIT_MAPPING)
+                es.indices.create(index=name, mappings=mappings)
             except Exception as exc:
                 if "already_exists" not in str(exc) and "already exists" not in str(exc):
                     raise
         self._ready.add(name)
 
     def _client(self) -> Any:
-        from elasticsearch import Elasticsearch
+        assert self.url is not None
+        return engine_client(self.url, self.ca_file)
 
-        secrets = resolve_secrets([], _CREDENTIALS)
-        auth: dict[str, Any] = {}
-        if "ELASTICSEARCH_API_KEY" in secrets:
-            auth["api_key"] = secrets["ELASTICSEARCH_API_KEY"]
-        elif "ELASTICSEARCH_USERNAME" in secrets:
-            auth["basic_auth"] = (
-                secrets["ELASTICSEARCH_USERNAME"],
-                secrets.get("ELASTICSEARCH_PASSWORD", ""),
+    def keep_result(self, key: str, data: Any) -> dict[str, str] | None:
+        """Store a full action result too large for history; its reference, or None without a cluster."""
+        if not self.url:
+            return None
+        doc_id = hashlib.sha256(key.encode()).hexdigest()[:32]
+        with self._client() as es:
+            self._ensure_index(es, RESULTS_INDEX, RESULTS_MAPPING)
+            es.index(
+                index=RESULTS_INDEX, id=doc_id, document={"key": key, "result": data}, refresh="wait_for"
             )
-        if self.ca_file:
-            auth["ca_certs"] = self.ca_file
-        return Elasticsearch(self.url, request_timeout=10, **auth)
+        return {"index": RESULTS_INDEX, "id": doc_id}
 
     def write(self, events: Iterable[AuditEvent]) -> bool:
         """Store events (idempotently); False when there is no cluster."""
@@ -118,7 +125,7 @@ class AuditStore:
             return True
         with self._client() as es:
             for name in {audit_index(e) for e in events}:
-                self._ensure_index(es, name)
+                self._ensure_index(es, name, AUDIT_MAPPING)
             answer = es.bulk(operations=operations, refresh="wait_for")
         if answer.get("errors"):
             failed = [i for i in answer["items"] if i.get("index", {}).get("error")]

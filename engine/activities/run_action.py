@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,13 @@ log = logging.getLogger("fireline.activity")
 DEFAULT_OUTPUT_CAP = 256 * 1024
 
 
-def cap_output(output: Any, cap_bytes: int) -> ActionResult:
-    """Keep results small in history: beyond ``cap_bytes`` return a marked preview."""
+def cap_output(
+    output: Any, cap_bytes: int, keep: Callable[[Any], dict[str, str] | None] | None = None
+) -> ActionResult:
+    """Keep results small in history: beyond ``cap_bytes`` return a marked preview.
+
+    ``keep`` stores the full result elsewhere (Elasticsearch) and returns its reference.
+    """
     data = to_jsonable_python(output, fallback=str)
     encoded = json.dumps(data, separators=(",", ":"), default=str)
     size = len(encoded.encode())
@@ -37,6 +44,10 @@ def cap_output(output: Any, cap_bytes: int) -> ActionResult:
         preview = {k: v for k, v in data.items() if len(json.dumps(v, default=str)) <= 1024}
         preview.update({"preview_keys": sorted(data)})
     preview.update({"truncated": True, "total_bytes": size})
+    if isinstance(data, dict) and isinstance(data.get("total"), int):
+        preview["total"] = data["total"]
+    if keep is not None:
+        preview["full_result"] = keep(data)
     return ActionResult(output=preview, truncated=True, size_bytes=size)
 
 
@@ -106,7 +117,8 @@ class ActionRunner:
             log.warning("action %s at %s raised %s", request.action, request.path, type(exc).__name__)
             raise ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__) from None
         log.debug("action %s took %.1f ms", request.action, (time.perf_counter() - started) * 1000)
-        result = cap_output(output, self.output_cap_bytes)
+        keep = partial(self.audit.keep_result, request.idempotency_key)
+        result = await asyncio.to_thread(cap_output, output, self.output_cap_bytes, keep)
         result.audit_stored = audit_stored
         return result
 

@@ -23,7 +23,9 @@ def elasticsearch_url(settings: Settings) -> str:
         return settings.elasticsearch.url
     state = load_state_quietly(settings.home.resolve())
     if state is None or not state.elasticsearch_url:
-        raise ConfigError("no Elasticsearch: set ELASTICSEARCH_URL or start the local stack with `fireline up`")
+        raise ConfigError(
+            "no Elasticsearch: set ELASTICSEARCH_URL or start the local stack with `fireline up`"
+        )
     return state.elasticsearch_url
 
 

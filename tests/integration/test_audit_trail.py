@@ -38,7 +38,7 @@ def verify_cli(es_url: str, run_id: str) -> subprocess.CompletedProcess[str]:
 async def test_trail_is_stored_verified_and_tampering_is_named(
     client: Client,
     task_queue: str,
-    elasticsearch_url: str,  # noqa: F811
+    elasticsearch_url: str,
 ) -> None:
     store = AuditStore(elasticsearch_url)
     runner = ActionRunner(TEST_REGISTRY, audit=store)
@@ -85,3 +85,36 @@ async def test_trail_is_stored_verified_and_tampering_is_named(
     done = verify_cli(elasticsearch_url, run.run_id)
     assert done.returncode == 1
     assert f"BROKEN at event {decided.seq}: event {decided.seq} was altered" in done.stdout
+
+
+async def test_large_results_are_capped_in_history_and_kept_by_reference(
+    client: Client,
+    task_queue: str,
+    elasticsearch_url: str,  # noqa: F811
+) -> None:
+    runner = ActionRunner(TEST_REGISTRY, audit=AuditStore(elasticsearch_url), output_cap_bytes=4096)
+    plan = plan_of(
+        """\
+        metadata: { name: big-search, version: 1 }
+        steps:
+          - id: search
+            uses: test.big
+            with: { rows: 2000 }
+          - id: use
+            uses: core.echo
+            with: { message: "{{ steps.search.output.total }} hits, truncated={{ steps.search.output.truncated }}" }
+        """
+    )
+    async with build_worker(client, task_queue, runner=runner):
+        run = await fl.start_run(client, plan, alert(), {}, task_queue=task_queue)
+        await client.get_workflow_handle(run.run_id).result()
+        state = await fl.status(client, run.run_id)
+        history = await client.get_workflow_handle(run.run_id).fetch_history()
+    output = state.step("search").output  # type: ignore[union-attr]
+    assert output["truncated"] is True and output["total"] == 2000 and output["total_bytes"] > 200_000
+    assert state.step("use").output == {"message": "2000 hits, truncated=True"}  # type: ignore[union-attr]
+    assert sum(len(e.SerializeToString()) for e in history.events) < 100_000
+    ref = output["full_result"]
+    with Elasticsearch(elasticsearch_url) as es:
+        kept = es.get(index=ref["index"], id=ref["id"])["_source"]["result"]
+    assert len(kept["hits"]) == 2000 and kept["hits"][1999]["n"] == 1999
