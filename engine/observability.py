@@ -170,15 +170,18 @@ def register_secrets(values: Iterable[str | SecretStr | None]) -> None:
 def register_settings_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
     """Register every secret the settings hold and every secret-named environment variable's value."""
     env = os.environ if environ is None else environ
-    register_secrets(
-        [
-            settings.temporal.api_key,
-            settings.elasticsearch.api_key,
-            settings.slack.bot_token,
-            settings.slack.signing_secret,
-        ]
-    )
+    register_secrets(_secret_fields(settings))
     register_secrets(v for k, v in env.items() if SECRET_NAME.search(k) and not k.endswith("_FILE"))
+
+
+def _secret_fields(model: BaseModel) -> Iterator[SecretStr]:
+    """Every SecretStr in a settings model, however deep (new secret settings are covered too)."""
+    for name in type(model).model_fields:
+        value = getattr(model, name, None)
+        if isinstance(value, SecretStr):
+            yield value
+        elif isinstance(value, BaseModel):
+            yield from _secret_fields(value)
 
 
 def redact(value: Any, secrets: SecretValues = SECRETS, depth: int = 0) -> Any:

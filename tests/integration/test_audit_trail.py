@@ -90,7 +90,7 @@ async def test_trail_is_stored_verified_and_tampering_is_named(
 async def test_large_results_are_capped_in_history_and_kept_by_reference(
     client: Client,
     task_queue: str,
-    elasticsearch_url: str,  # noqa: F811
+    elasticsearch_url: str,
 ) -> None:
     runner = ActionRunner(TEST_REGISTRY, audit=AuditStore(elasticsearch_url), output_cap_bytes=4096)
     plan = plan_of(
@@ -102,7 +102,8 @@ async def test_large_results_are_capped_in_history_and_kept_by_reference(
             with: { rows: 2000 }
           - id: use
             uses: core.echo
-            with: { message: "{{ steps.search.output.total }} hits, truncated={{ steps.search.output.truncated }}" }
+            with:
+              message: "{{ steps.search.output.total }} hits, truncated={{ steps.search.output.truncated }}"
         """
     )
     async with build_worker(client, task_queue, runner=runner):

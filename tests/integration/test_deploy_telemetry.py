@@ -24,11 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from engine import client as fl
-from engine.activities.run_action import ActionRunner
 from engine.metrics import REGISTRY, FirelineInterceptor, make_runtime, metrics_route
 from engine.observability import alert_span, setup_tracing
 from engine.plan.compile import compile_plan
@@ -37,7 +36,7 @@ from engine.plan.state import Decision, RunState, RunStatus
 from engine.settings import Settings
 from engine.spec.catalog import validate_text
 from engine.stack.processes import free_port
-from engine.worker import workflow_runner
+from engine.worker import build_worker, workflow_runner
 from engine.workflows.playbook_run import PlaybookRun
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "fireline-dashboard.json"
@@ -93,16 +92,10 @@ def _value(scrape: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: s
     return scrape.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def _run_with_approval(client: Client, task_queue: str, interceptors: list[Any]) -> RunState:
+async def _run_with_approval(client: Client, task_queue: str) -> RunState:
+    """One run through the real worker; the client carries the interceptors under test."""
     plan = _plan()
-    worker = Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[PlaybookRun],
-        activities=[ActionRunner().run_action],
-        workflow_runner=workflow_runner(),
-        interceptors=interceptors,
-    )
+    worker = build_worker(client, task_queue)
     async with worker:
         with alert_span("generic", "a-1", rule="r"):
             started = await fl.start_run(client, plan, _alert(), {}, task_queue=task_queue)
@@ -117,9 +110,19 @@ async def _run_with_approval(client: Client, task_queue: str, interceptors: list
         return await asyncio.wait_for(handle.result(), 30)
 
 
-async def test_a_run_moves_run_step_and_approval_metrics(client: Client, task_queue: str) -> None:
+async def _client(env: WorkflowEnvironment, *interceptors: Any, runtime: Runtime | None = None) -> Client:
+    target = env.client.service_client.config.target_host
+    return await Client.connect(
+        target, interceptors=list(interceptors), data_converter=pydantic_data_converter, runtime=runtime
+    )
+
+
+async def test_a_run_moves_run_step_and_approval_metrics(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    client = await _client(temporal_env, FirelineInterceptor())
     before = await _scrape()
-    state = await _run_with_approval(client, task_queue, [FirelineInterceptor()])
+    state = await _run_with_approval(client, task_queue)
     assert state.status is RunStatus.SUCCEEDED
     after = await _scrape()
 
@@ -135,8 +138,11 @@ async def test_a_run_moves_run_step_and_approval_metrics(client: Client, task_qu
     assert 0.25 <= waited < 30
 
 
-async def test_replaying_a_finished_run_counts_nothing_twice(client: Client, task_queue: str) -> None:
-    state = await _run_with_approval(client, task_queue, [FirelineInterceptor()])
+async def test_replaying_a_finished_run_counts_nothing_twice(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    client = await _client(temporal_env, FirelineInterceptor())
+    state = await _run_with_approval(client, task_queue)
     before = await _scrape()
     history = await client.get_workflow_handle(state.run_id).fetch_history()
     from temporalio.worker import Replayer
@@ -156,10 +162,8 @@ async def test_sdk_metrics_are_served_by_the_runtime(
 ) -> None:
     port = free_port()
     monkeypatch.setenv("FIRELINE_OBSERVABILITY__TEMPORAL_METRICS_LISTEN", f"127.0.0.1:{port}")
-    runtime = make_runtime(Settings.load())
-    target = temporal_env.client.service_client.config.target_host
-    client = await Client.connect(target, runtime=runtime, data_converter=pydantic_data_converter)
-    await _run_with_approval(client, task_queue, [FirelineInterceptor()])
+    client = await _client(temporal_env, FirelineInterceptor(), runtime=make_runtime(Settings.load()))
+    await _run_with_approval(client, task_queue)
     async with httpx.AsyncClient() as http:
         text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
     names = {f.name for f in text_string_to_metric_families(text)}
@@ -204,11 +208,8 @@ async def test_one_trace_runs_from_the_alert_to_each_step(
     provider.add_span_processor(SimpleSpanProcessor(spans))
     interceptors = setup_tracing(provider=provider)
     assert interceptors, "tracing must switch on when a provider is given"
-    target = temporal_env.client.service_client.config.target_host
-    client = await Client.connect(
-        target, interceptors=interceptors, data_converter=pydantic_data_converter, namespace="default"
-    )
-    state = await _run_with_approval(client, task_queue, [FirelineInterceptor()])
+    client = await _client(temporal_env, *interceptors, FirelineInterceptor())
+    state = await _run_with_approval(client, task_queue)
     assert state.status is RunStatus.SUCCEEDED
     provider.force_flush()
     finished: list[ReadableSpan] = list(spans.get_finished_spans())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -10,12 +11,17 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
 from engine.client import status
 from engine.ingest.alert_log import recent_alerts
 from engine.ingest.auth import SIGNATURE_HEADER, sign
 from engine.ingest.dead_letters import list_dead_letters
 from engine.ingest.models import AlertStatus
+from engine.ingest.poller import POLL_SCHEDULE_ID
+from engine.ingest.sender import send_file
+from engine.ingest.server import serve_ingest
+from engine.settings import ReceiverSettings
 from engine.stack.processes import free_port
 from integrations.elasticsearch.sample_catalog import SAMPLE_ALERT_IDS, SampleIncident
 from integrations.elasticsearch.seed import seed_sample_data
@@ -27,6 +33,7 @@ from tests.fixtures.ingest import (
     playbook_yaml,
     running_receiver,
     running_worker,
+    settings_for,
     signed_config,
     unique,
     write_catalog,
@@ -88,14 +95,19 @@ async def test_an_alert_starts_a_run_and_repeats_join_it(
         assert again["status"] == "joined" and again["playbooks"][0]["run_id"] == run_id
         other = (await post(url, "generic", alert(3, "fp-2"))).json()["alerts"][0]
         leftovers |= {run_id, other["playbooks"][0]["run_id"]}
+        (tmp_path / "alert.json").write_text(json.dumps(alert(4)))
+        # `fireline alerts send` signs and posts a file (blocking client, so off the loop).
+        sent = await asyncio.to_thread(send_file, url, "generic", tmp_path / "alert.json", secret=SECRET)
+        assert sent.status == 202 and sent.body["alerts"][0]["status"] == "joined"
         assert other["status"] == "started" and other["playbooks"][0]["run_id"] != run_id
         state = await status(client, run_id)
-        assert state.alert_id == "g-1" and [a.id for a in state.joined_alerts] == ["g-2"]
+        assert state.alert_id == "g-1" and [a.id for a in state.joined_alerts] == ["g-2", "g-4"]
         async with httpx.AsyncClient() as http:
             ready = (await http.get(f"{url}/readyz")).json()
         assert ready["ready"] is True and ready["alert_playbooks"] == 1
     logged = recent_alerts(tmp_path, 10)
     assert [(e.id, e.status) for e in logged] == [
+        ("g-4", AlertStatus.JOINED),
         ("g-3", AlertStatus.STARTED),
         ("g-2", AlertStatus.JOINED),
         ("g-1", AlertStatus.STARTED),
@@ -187,3 +199,45 @@ async def test_an_alert_that_cannot_start_is_dead_lettered_and_replayed(
         replayed = await repaired.replay(letter.id)
         leftovers.add(replayed.playbooks[0].run_id or "")
     assert replayed.status is AlertStatus.STARTED and list_dead_letters(tmp_path) == []
+
+
+async def test_serve_ingest_runs_receiver_and_poller_until_stopped(
+    tmp_path: Path, client: Client, task_queue: str, es_url: str
+) -> None:
+    settings = settings_for(tmp_path, task_queue).model_copy(
+        update={"receiver": ReceiverSettings(listen="127.0.0.1:0")}
+    )
+    catalog = write_catalog(tmp_path / "pb", playbook_yaml(unique("served"), GATEWAY_TRIGGER % "1h"))
+    stop = asyncio.Event()
+    urls: list[str] = []
+    task = asyncio.create_task(
+        serve_ingest(
+            settings,
+            client,
+            catalog,
+            stop,
+            elasticsearch_url=es_url,
+            poll_every_s=3600,
+            on_listening=urls.append,
+        )
+    )
+    try:
+        for _ in range(200):
+            if urls:
+                break
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{urls[0]}/healthz")).status_code == 200
+            assert (await http.get(f"{urls[0]}/readyz")).json()["alert_playbooks"] == 1
+        for _ in range(200):
+            with contextlib.suppress(RPCError):
+                await client.get_schedule_handle(POLL_SCHEDULE_ID).describe()
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    await client.get_schedule_handle(POLL_SCHEDULE_ID).delete()
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as http:
+            await http.get(f"{urls[0]}/healthz")
