@@ -11,12 +11,15 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from engine.codec import data_converter
 from engine.errors import ApprovalRefused, RunNotFound
 from engine.plan.models import Plan
 from engine.plan.state import Decision, JoinedAlert, RunState, StepRecord
-from engine.settings import TemporalConnectArgs
+from engine.privacy import Pseudonymizer
+from engine.settings import Settings, TemporalConnectArgs
 from engine.templating import TemplateEngine
 from engine.workflows.types import (
     DECIDE_UPDATE,
@@ -28,8 +31,8 @@ from engine.workflows.types import (
 )
 
 
-async def connect(args: TemporalConnectArgs) -> Client:
-    """Connect with fireline's (pydantic) data converter, TLS and API key as configured."""
+async def connect(args: TemporalConnectArgs, converter: DataConverter | None = None) -> Client:
+    """Connect with fireline's data converter (pydantic JSON, sealed when a codec is configured)."""
     tls: bool | TLSConfig = args.tls
     if args.tls and (args.server_root_ca_cert or args.client_cert or args.server_name):
         tls = TLSConfig(
@@ -43,8 +46,14 @@ async def connect(args: TemporalConnectArgs) -> Client:
         namespace=args.namespace,
         tls=tls,
         api_key=args.api_key,
-        data_converter=pydantic_data_converter,
+        data_converter=converter or pydantic_data_converter,
     )
+
+
+async def connect_configured(settings: Settings, args: TemporalConnectArgs) -> Client:
+    """Connect as ``settings`` say: codec keys included."""
+    protection = settings.data_protection
+    return await connect(args, data_converter(protection.codec_keys_file, protection.codec_active_key))
 
 
 class StartedRun(BaseModel):
@@ -69,9 +78,15 @@ async def start_run(
     *,
     task_queue: str,
     engine: TemplateEngine | None = None,
+    pseudonymizer: Pseudonymizer | None = None,
 ) -> StartedRun:
-    """Start the playbook for this alert, or join the open run of the same incident."""
+    """Start the playbook for this alert, or join the open run of the same incident.
+
+    Personal data named by ``pseudonymizer`` is replaced before anything reaches Temporal.
+    """
     engine = engine or TemplateEngine()
+    if pseudonymizer is not None:
+        alert, inputs = pseudonymizer.scrub(alert, inputs)
     dedup_value = str(engine.render(plan.dedup_key, {"alert": dict(alert)}))
     run_id = run_id_for(plan, dedup_value)
     joined = JoinedAlert(

@@ -75,7 +75,7 @@ async def run_demo(home: Path, playbooks: Path = Path("playbooks")) -> int:
         seeded = await asyncio.to_thread(seed_sample_data, es_url)
         console.print(f"local stack up: Temporal {stack.temporal_address}, Elasticsearch {es_url}")
         console.print(f"seeded {seeded.log_count} gateway log lines and {seeded.alert_count} security alerts")
-        client = await fl.connect(stack.connect_args())
+        client = await fl.connect_configured(settings, stack.connect_args())
         stop = asyncio.Event()
         worker = asyncio.create_task(serve_worker(client, settings, elasticsearch_url=es_url, stop=stop))
         try:

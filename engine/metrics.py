@@ -102,7 +102,32 @@ class RejectReason(StrEnum):
     UNKNOWN_SOURCE = "unknown_source"
     NO_PLAYBOOK = "no_playbook"
     RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    BAD_REQUEST = "bad_request"
     START_FAILED = "start_failed"
+
+
+_BY_STATUS = {
+    401: RejectReason.UNAUTHORIZED,
+    403: RejectReason.UNAUTHORIZED,
+    404: RejectReason.UNKNOWN_SOURCE,
+    408: RejectReason.TIMEOUT,
+    413: RejectReason.TOO_LARGE,
+    415: RejectReason.UNSUPPORTED_MEDIA_TYPE,
+    429: RejectReason.RATE_LIMITED,
+}
+
+
+def reject_reason(http_status: int, code: str) -> RejectReason:
+    """The bounded reason for a refused request, from the receiver's status and error code."""
+    try:
+        return RejectReason(code)
+    except ValueError:
+        pass
+    if code in ("invalid_payload", "invalid_alert", "unknown_id"):
+        return RejectReason.INVALID_ALERT
+    return _BY_STATUS.get(http_status, RejectReason.BAD_REQUEST)
 
 
 class ApprovalOutcome(StrEnum):

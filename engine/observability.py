@@ -40,13 +40,15 @@ SECRET_NAME = re.compile(
 )
 #: Strings shaped like credentials, wherever they appear in a message.
 _SECRET_SHAPES = re.compile(
-    r"xox[abposr]-[A-Za-z0-9-]{8,}"  # Slack tokens
+    r"(?:xox[abposr]|xapp)-[A-Za-z0-9-]{8,}"  # Slack tokens
     r"|(?P<scheme>\b(?:Bearer|ApiKey|Basic) )[A-Za-z0-9._~+/=-]{8,}"  # Authorization header values
     r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key ids
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWTs (Temporal Cloud API keys)
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
     re.S,
 )
+#: Environment variables whose value is a key, beyond SECRET_NAME (e.g. FIRELINE_PSEUDONYM_KEY).
+_KEY_VARIABLE = re.compile(r"(?:^|_)(?:KEY|PSK)$", re.I)
 _ASSIGNED_SECRET = re.compile(
     r"(?i)\b((?:[a-z_]*)(?:password|passwd|secret|token|api[_-]?key|authorization)[a-z_]*)(\s*[=:]\s*[\"']?)"
     r"([^\s\"',;&]+)"
@@ -171,7 +173,8 @@ def register_settings_secrets(settings: Settings, environ: Mapping[str, str] | N
     """Register every secret the settings hold and every secret-named environment variable's value."""
     env = os.environ if environ is None else environ
     register_secrets(_secret_fields(settings))
-    register_secrets(v for k, v in env.items() if SECRET_NAME.search(k) and not k.endswith("_FILE"))
+    named = (k for k in env if (SECRET_NAME.search(k) or _KEY_VARIABLE.search(k)) and not k.endswith("_FILE"))
+    register_secrets(env[k] for k in named)
 
 
 def _secret_fields(model: BaseModel) -> Iterator[SecretStr]:
@@ -351,12 +354,13 @@ def build_tracer_provider(obs: ObservabilitySettings, exporter: SpanExporter | N
 
 
 def setup_tracing(
-    settings: Settings | None = None, *, provider: TracerProvider | None = None
+    settings: Settings | None = None, *, provider: TracerProvider | None = None, set_global: bool = True
 ) -> list[TracingInterceptor]:
     """Temporal's tracing interceptor when tracing is on, else nothing; pass it to ``Client.connect``.
 
-    Sets the global tracer provider the first time, so clients that trace on their own (the
-    Elasticsearch client) put their spans under the step that made the call.
+    With ``set_global`` it also becomes the process's tracer provider (the first time only), so
+    clients that trace on their own (the Elasticsearch client) put their spans under the step
+    that made the call.
     """
     obs = observability_settings(settings)
     if provider is None and not tracing_enabled(obs):
@@ -367,7 +371,7 @@ def setup_tracing(
     global _tracer_provider
     provider = provider or build_tracer_provider(obs)
     _tracer_provider = provider
-    if type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider":
+    if set_global and type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider":
         trace.set_tracer_provider(provider)
     return [TracingInterceptor(provider.get_tracer("fireline"))]
 

@@ -112,6 +112,21 @@ class ElasticsearchSettings(_Section):
         return value.rstrip("/") if value else value
 
 
+class DataProtectionSettings(_Section):
+    """Encryption of workflow payloads and pseudonymization of personal data."""
+
+    codec_keys_file: Path | None = Field(
+        None, description="JSON file of key id → base64 AES-256 key; set to encrypt every payload."
+    )
+    codec_active_key: str | None = Field(None, description="Key id that encrypts new payloads (rotation).")
+    personal_fields: list[str] = Field(
+        default_factory=list, description="Alert fields (dotted paths) pseudonymized before they enter a run."
+    )
+    pseudonym_key_env: str = Field(
+        "FIRELINE_PSEUDONYM_KEY", description="Variable holding the key of the pseudonymizing hash."
+    )
+
+
 class ReceiverSettings(_Section):
     """The HTTP receiver for alerts and chat interactivity."""
 
@@ -204,6 +219,7 @@ class Settings(BaseSettings):
         default_factory=dict, description="Group name → user ids; resolves `group:NAME` approvers."
     )
     output_cap_bytes: int = Field(262144, gt=0, description="Largest step output kept inline in history.")
+    data_protection: DataProtectionSettings = Field(default_factory=DataProtectionSettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
 

@@ -16,6 +16,7 @@ from engine.cli.render import print_run
 from engine.plan.compile import compile_plan
 from engine.plan.inputs import resolve_inputs
 from engine.plan.state import Decision, RunState
+from engine.privacy import Pseudonymizer
 from engine.settings import Settings
 from engine.spec.catalog import load_catalog
 from engine.stack.local import connect_args
@@ -24,7 +25,13 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="fireline.ya
 
 
 async def _client(settings: Settings) -> Client:
-    return await fl.connect(connect_args(settings))
+    return await fl.connect_configured(settings, connect_args(settings))
+
+
+def pseudonymizer_of(settings: Settings) -> Pseudonymizer | None:
+    """The configured pseudonymizer, if personal fields are listed."""
+    protection = settings.data_protection
+    return Pseudonymizer.from_config(protection.personal_fields, protection.pseudonym_key_env)
 
 
 def groups_of(settings: Settings, user: str) -> list[str]:
@@ -51,7 +58,12 @@ def run(
     async def go() -> tuple[fl.StartedRun, RunState | None]:
         client = await _client(settings)
         started = await fl.start_run(
-            client, plan, alert_view, resolved, task_queue=settings.temporal.task_queue
+            client,
+            plan,
+            alert_view,
+            resolved,
+            task_queue=settings.temporal.task_queue,
+            pseudonymizer=pseudonymizer_of(settings),
         )
         if not wait:
             return started, None

@@ -94,7 +94,7 @@ async def _run_stack(settings: Settings, *, seed: bool) -> None:
             from integrations.elasticsearch.seed import seed_sample_data
 
             await asyncio.to_thread(seed_sample_data, stack.elasticsearch_url)
-        client = await fl.connect(stack.connect_args())
+        client = await fl.connect_configured(settings, stack.connect_args())
         stack.record(worker_pid=os.getpid())
         console.print(f"Temporal      {stack.temporal_address}  namespace {stack.namespace}")
         console.print(f"Web UI        {stack.web_ui_url or '(external cluster)'}")
@@ -176,7 +176,7 @@ def worker(config: ConfigOption = None) -> None:
     async def go() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        client = await fl.connect(connect_args(settings))
+        client = await fl.connect_configured(settings, connect_args(settings))
         console.print(f"worker on task queue {settings.temporal.task_queue}; Ctrl-C stops it")
         await serve_worker(client, settings, elasticsearch_url=settings.elasticsearch.url, stop=stop)
 
