@@ -20,8 +20,10 @@ def codec_key() -> None:
 
 def codec_server(
     listen: Annotated[str, typer.Option(help="host:port to serve on.")] = "127.0.0.1:8788",
-    token_env: Annotated[str, typer.Option(help="Variable holding the bearer token.")] = "FIRELINE_CODEC_TOKEN",
-    origin: Annotated[list[str] | None, typer.Option(help="Web UI origin allowed by CORS (repeatable).")] = None,
+    token_env: Annotated[str, typer.Option(help="Variable holding the bearer token.")] = (
+        "FIRELINE_CODEC_TOKEN"
+    ),
+    origin: Annotated[list[str] | None, typer.Option(help="Web UI origin allowed (repeatable).")] = None,
     namespace: Annotated[list[str] | None, typer.Option(help="Namespaces served (default: any).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="fireline.yaml to read.")] = None,
 ) -> None:

@@ -1,4 +1,4 @@
-"""Encrypted history on a real server: no plaintext at rest, keys rotate, the codec server decrypts for token holders."""
+"""Encrypted history on a real server: no plaintext at rest, keys rotate, the codec server decrypts."""
 
 from __future__ import annotations
 

@@ -117,8 +117,9 @@ def test_pods_run_non_root_on_a_read_only_root_with_limits_and_probes() -> None:
         assert set(c["resources"]["limits"]) == {"cpu", "memory"}
         ports = {p["name"] for p in c["ports"]}
         for probe in ("livenessProbe", "readinessProbe"):
-            assert c[probe]["httpGet"]["path"] == "/healthz"
+            assert c[probe]["httpGet"]["path"] in ("/healthz", "/readyz")
             assert c[probe]["httpGet"]["port"] in ports
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
         mounts = {m["mountPath"] for m in c["volumeMounts"]}
         assert {"/var/lib/fireline", "/tmp", "/etc/fireline/playbooks"} <= mounts  # writable places
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -28,8 +30,9 @@ from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 from engine import client as fl
+from engine import observability
 from engine.metrics import REGISTRY, FirelineInterceptor, make_runtime, metrics_route
-from engine.observability import alert_span, setup_tracing
+from engine.observability import ObservabilitySettings, alert_span, build_tracer_provider, setup_tracing
 from engine.plan.compile import compile_plan
 from engine.plan.models import Plan
 from engine.plan.state import Decision, RunState, RunStatus
@@ -202,11 +205,15 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 async def test_one_trace_runs_from_the_alert_to_each_step(
-    temporal_env: WorkflowEnvironment, task_queue: str, spans: InMemorySpanExporter
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    spans: InMemorySpanExporter,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(observability, "_tracer_provider", None)  # restored after the test
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
-    interceptors = setup_tracing(provider=provider)
+    interceptors = setup_tracing(provider=provider, set_global=False)
     assert interceptors, "tracing must switch on when a provider is given"
     client = await _client(temporal_env, *interceptors, FirelineInterceptor())
     state = await _run_with_approval(client, task_queue)
@@ -225,3 +232,42 @@ async def test_one_trace_runs_from_the_alert_to_each_step(
     assert alert.context is not None and alert.context.trace_id == start.context.trace_id
     assert start.parent is not None and start.parent.span_id == alert.context.span_id
     assert dict(alert.attributes or {})["fireline.alert.source"] == "generic"
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """A stand-in OpenTelemetry collector: keeps what is POSTed to it."""
+
+    received: ClassVar[list[tuple[str, str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.received.append((self.path, self.headers.get("Content-Type", ""), body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_spans_are_exported_over_otlp_http_to_the_configured_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        obs = ObservabilitySettings(service_name="fireline-test")
+        assert observability.tracing_enabled(obs)
+        provider = build_tracer_provider(obs)
+        with provider.get_tracer("t").start_as_current_span("fireline.alert"):
+            pass
+        assert provider.force_flush(5000)
+        provider.shutdown()
+    finally:
+        server.shutdown()
+        thread.join(5)
+    (path, content_type, body), *_ = _Collector.received
+    assert path == "/v1/traces" and content_type == "application/x-protobuf"
+    assert b"fireline.alert" in body and b"fireline-test" in body

@@ -115,3 +115,11 @@ async def test_the_worker_serves_metrics_and_health_on_its_own_port() -> None:
         await asyncio.wait_for(server, 5)
     assert health.json() == {"status": "ok"}
     assert _get(_parse(scraped.text), "fireline_runs_started_total", playbook="worker-port-check") == 1
+
+
+def test_refusals_map_to_a_few_known_reasons() -> None:
+    assert metrics.reject_reason(400, "invalid_json") is RejectReason.INVALID_JSON
+    assert metrics.reject_reason(422, "invalid_payload") is RejectReason.INVALID_ALERT
+    assert metrics.reject_reason(401, "bad_signature") is RejectReason.UNAUTHORIZED
+    assert metrics.reject_reason(429, "slow_down") is RejectReason.RATE_LIMITED
+    assert metrics.reject_reason(418, "<script>") is RejectReason.BAD_REQUEST

@@ -78,11 +78,13 @@ def test_registered_secret_values_never_reach_the_log(
 ) -> None:
     monkeypatch.setenv("ELASTICSEARCH_API_KEY", "ZXNrZXk6c2VjcmV0dmFsdWU=")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "8f742231b10e8888abcd99yyyzzz85a5")
+    monkeypatch.setenv("FIRELINE_PSEUDONYM_KEY", "cHNldWRvbnltLWtleQ==")
     settings = Settings.load()
     register_settings_secrets(settings)
     log = logging.getLogger("fireline.receiver")
     log.info("connecting with key ZXNrZXk6c2VjcmV0dmFsdWU= to the cluster")
     log.info("bad signature %s", "8f742231b10e8888abcd99yyyzzz85a5")
+    log.info("hashing with cHNldWRvbnltLWtleQ==")
     try:
         raise ValueError("request failed: key=ZXNrZXk6c2VjcmV0dmFsdWU=")
     except ValueError:
@@ -90,7 +92,8 @@ def test_registered_secret_values_never_reach_the_log(
     text = stream.getvalue()
     assert "ZXNrZXk6c2VjcmV0dmFsdWU=" not in text
     assert "8f742231b10e8888abcd99yyyzzz85a5" not in text
-    assert text.count(REDACTED) >= 3
+    assert "cHNldWRvbnltLWtleQ==" not in text
+    assert text.count(REDACTED) >= 4
 
 
 def test_secret_named_fields_and_token_shapes_are_redacted(stream: io.StringIO) -> None:
