@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, Interceptor, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from engine.codec import data_converter
 from engine.errors import ApprovalRefused, RunNotFound
+from engine.metrics import FirelineInterceptor, make_runtime
+from engine.observability import setup_tracing
 from engine.plan.models import Plan
 from engine.plan.state import Decision, JoinedAlert, RunState, StepRecord
 from engine.privacy import Pseudonymizer
@@ -31,7 +34,13 @@ from engine.workflows.types import (
 )
 
 
-async def connect(args: TemporalConnectArgs, converter: DataConverter | None = None) -> Client:
+async def connect(
+    args: TemporalConnectArgs,
+    converter: DataConverter | None = None,
+    *,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
     """Connect with fireline's data converter (pydantic JSON, sealed when a codec is configured)."""
     tls: bool | TLSConfig = args.tls
     if args.tls and (args.server_root_ca_cert or args.client_cert or args.server_name):
@@ -47,13 +56,31 @@ async def connect(args: TemporalConnectArgs, converter: DataConverter | None = N
         tls=tls,
         api_key=args.api_key,
         data_converter=converter or pydantic_data_converter,
+        runtime=runtime,
+        interceptors=interceptors,
     )
 
 
 async def connect_configured(settings: Settings, args: TemporalConnectArgs) -> Client:
     """Connect as ``settings`` say: codec keys included."""
     protection = settings.data_protection
-    return await connect(args, data_converter(protection.codec_keys_file, protection.codec_active_key))
+    return await connect(
+        args,
+        data_converter(protection.codec_keys_file, protection.codec_active_key),
+        runtime=process_runtime(settings),
+        interceptors=[*setup_tracing(settings), FirelineInterceptor()],
+    )
+
+
+_RUNTIME: Runtime | None = None
+
+
+def process_runtime(settings: Settings) -> Runtime:
+    """One Temporal runtime per process (it owns the SDK's metrics endpoint)."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        _RUNTIME = make_runtime(settings)
+    return _RUNTIME
 
 
 class StartedRun(BaseModel):
@@ -193,7 +220,10 @@ async def list_runs(client: Client, *, limit: int = 50, open_only: bool = False)
         query += ' AND ExecutionStatus = "Running"'
     out: list[RunSummary] = []
     async for wf in client.list_workflows(query, limit=limit):
-        memo = await wf.memo()
+        try:
+            memo = await wf.memo()
+        except Exception:  # sealed with a key this client lacks, or written by another tool
+            memo = {"status": "", "title": "(memo unreadable: sealed or foreign)"}
         status_text = str(memo.get("status", ""))
         if wf.status is not WorkflowExecutionStatus.RUNNING and wf.status is not None:
             temporal_status = wf.status.name.lower()

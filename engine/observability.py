@@ -106,10 +106,6 @@ class ObservabilitySettings(BaseModel):
         return value
 
 
-class _EnvObservability(ObservabilitySettings):
-    """Read from ``FIRELINE_OBSERVABILITY__*`` while the settings model has no such section."""
-
-
 def split_listen(value: str) -> tuple[str, int]:
     """``host:port`` (IPv6 in brackets) into its parts.
 
@@ -129,7 +125,8 @@ def observability_settings(settings: Settings | None = None) -> ObservabilitySet
         return section
     prefix = "FIRELINE_OBSERVABILITY__"
     data = {k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.startswith(prefix) and v != ""}
-    return _EnvObservability.model_validate(data)
+    # Until the settings model has this section, it is read from FIRELINE_OBSERVABILITY__* here.
+    return ObservabilitySettings.model_validate(data)
 
 
 # --- redaction -------------------------------------------------------------------------------
@@ -250,13 +247,8 @@ def current_log_context() -> dict[str, Any]:
 
     if activity.in_activity():
         a = activity.info()
-        fields.update(
-            run_id=a.workflow_id,
-            temporal_run_id=a.workflow_run_id,
-            workflow_type=a.workflow_type,
-            attempt=a.attempt,
-            activity=a.activity_type,
-        )
+        fields.update(run_id=a.workflow_id, temporal_run_id=a.workflow_run_id, workflow_type=a.workflow_type)
+        fields.update(attempt=a.attempt, activity=a.activity_type)
     elif workflow.in_workflow():
         w = workflow.info()
         fields.update(run_id=w.workflow_id, temporal_run_id=w.run_id, workflow_type=w.workflow_type)

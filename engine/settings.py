@@ -31,6 +31,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from engine.errors import ConfigError
+from engine.observability import ObservabilitySettings
 
 CONFIG_FILE_NAME = "fireline.yaml"
 
@@ -220,6 +221,7 @@ class Settings(BaseSettings):
     )
     output_cap_bytes: int = Field(262144, gt=0, description="Largest step output kept inline in history.")
     data_protection: DataProtectionSettings = Field(default_factory=DataProtectionSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
 

@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from engine.activities.audit import AuditStore
 from engine.activities.secrets import resolve_secrets
 from engine.errors import ActionError, ActionNotFound, SecretMissing
+from engine.observability import register_secrets
 from engine.registry import REGISTRY, ActionDefinition, ActionRegistry
 from engine.sdk.context import ActionContext
 from engine.workflows.types import ACTIVITY_NAME, ActionRequest, ActionResult
@@ -79,6 +80,7 @@ class ActionRunner:
             secrets = resolve_secrets(
                 definition.secrets, definition.optional_secrets, secrets_dir=self.secrets_dir
             )
+            register_secrets(secrets.values())  # so no log line can carry them
         except ActionNotFound as exc:
             raise ApplicationError(str(exc), type="ActionNotFound", non_retryable=True) from None
         except ValidationError as exc:

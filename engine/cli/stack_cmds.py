@@ -15,6 +15,8 @@ import typer
 from engine import client as fl
 from engine.cli.common import console, load_settings
 from engine.errors import ConfigError
+from engine.metrics import serve_metrics
+from engine.observability import configure_logging
 from engine.serve import serve_worker, stop_on_signals
 from engine.settings import Settings
 from engine.stack.local import LocalStack, connect_args, stop_detached, wait_for_stack
@@ -173,12 +175,17 @@ def worker(config: ConfigOption = None) -> None:
     """Run only a worker, against the configured (or local) Temporal."""
     settings = load_settings(config)
 
+    configure_logging(settings=settings)
+
     async def go() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
         client = await fl.connect_configured(settings, connect_args(settings))
         console.print(f"worker on task queue {settings.temporal.task_queue}; Ctrl-C stops it")
-        await serve_worker(client, settings, elasticsearch_url=settings.elasticsearch.url, stop=stop)
+        tasks = [serve_worker(client, settings, elasticsearch_url=settings.elasticsearch.url, stop=stop)]
+        if settings.observability.metrics_listen:
+            tasks.append(serve_metrics(settings.observability.metrics_listen, stop))
+        await asyncio.gather(*tasks)
 
     asyncio.run(go())
 

@@ -3,7 +3,7 @@ the Kubernetes schemas (kubernetes-validate) and against what fireline itself re
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import shutil
 import sys
 from pathlib import Path
@@ -23,14 +23,11 @@ KUBERNETES_VERSIONS = ("1.25.0", "1.33.0")
 
 
 def _load_renderer() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "helm_template", REPO / "deploy" / "tools" / "helm_template.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["helm_template"] = module
-    spec.loader.exec_module(module)
-    return module
+    """deploy/tools/helm_template.py (with its helper modules beside it)."""
+    tools = str(REPO / "deploy" / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    return importlib.import_module("helm_template")
 
 
 helm = _load_renderer()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from engine.errors import ConfigError
 from engine.observability import (
     REDACTED,
     LogFormat,
@@ -146,7 +147,7 @@ def test_redact_walks_nested_values() -> None:
     assert secrets.scrub("short words stay") == "short words stay"
 
 
-def test_settings_come_from_the_environment_until_the_model_has_the_section(
+def test_observability_settings_come_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FIRELINE_OBSERVABILITY__LOG_FORMAT", "json")
@@ -155,5 +156,5 @@ def test_settings_come_from_the_environment_until_the_model_has_the_section(
     assert obs.log_format is LogFormat.JSON
     assert obs.metrics_listen == "0.0.0.0:9464"
     monkeypatch.setenv("FIRELINE_OBSERVABILITY__METRICS_LISTEN", "nowhere")
-    with pytest.raises(ValueError, match="host:port"):
-        observability_settings(Settings.load())
+    with pytest.raises(ConfigError, match=r"observability\.metrics_listen: .*host:port"):
+        Settings.load()

@@ -1,0 +1,102 @@
+"""The bench package imports, and its numbers are computed right (speed itself is never asserted)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench import baseline, run, stats
+from bench.actions import APPROVAL, BENCH_REGISTRY, FIVE_STEPS, plan_of
+from bench.genplaybooks import playbook
+from bench.offline import per_step
+from bench.report import table
+from bench.stack import without_speed_flags
+from engine.spec.catalog import validate_text
+from engine.stack.processes import TEMPORAL_SPEED_FLAGS
+
+
+def test_percentile_interpolates_between_ranks_like_numpy() -> None:
+    assert stats.percentile([1, 2, 3, 4], 50) == 2.5
+    assert stats.percentile([1, 2, 3, 4], 95) == pytest.approx(3.85)
+    assert stats.percentile(list(range(1, 101)), 50) == 50.5
+    assert stats.percentile([7], 99) == 7
+    assert stats.percentile([3, 1, 2], 0) == 1 and stats.percentile([3, 1, 2], 100) == 3
+
+
+def test_percentile_refuses_nothing_and_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        stats.percentile([], 50)
+    with pytest.raises(ValueError):
+        stats.percentile([1.0], 101)
+
+
+def test_ratios_rates_and_summaries() -> None:
+    assert stats.ratio(115, 100) == 1.15
+    assert stats.ratio(2, 3) == 0.667
+    assert math.isnan(stats.ratio(1, 0))
+    assert stats.per_second(85, 10) == 8.5 and stats.per_second(1, 0) == 0.0
+    summary = stats.summarize_ms([0.010, 0.020, 0.030, 0.040])
+    assert summary == {"p50": 25.0, "p95": 38.5, "mean": 25.0, "min": 10.0, "max": 40.0, "n": 4}
+
+
+def test_stock_server_argv_drops_exactly_the_speed_flags() -> None:
+    argv = ["temporal", "server", "start-dev", "--port", "1", *TEMPORAL_SPEED_FLAGS, "--log-level", "warn"]
+    assert without_speed_flags(argv) == [
+        "temporal",
+        "server",
+        "start-dev",
+        "--port",
+        "1",
+        "--log-level",
+        "warn",
+    ]
+    assert without_speed_flags(["temporal"]) == ["temporal"]
+
+
+def test_sizes_scale_counts_but_not_concurrency() -> None:
+    small = run.Sizes().scaled(0.1)
+    assert small.overhead_n == 10 and small.parked_n == 100
+    assert small.in_flight == 50 and small.ingest_fingerprints == 20
+    assert run.Sizes().scaled(1.0) == run.Sizes()
+
+
+def test_bench_playbooks_and_generated_catalog_are_valid() -> None:
+    assert [s.id for s in plan_of(FIVE_STEPS).steps] == ["search", "keys", "score", "contain", "post"]
+    assert [s.id for s in plan_of(APPROVAL).steps] == ["evidence", "approve", "contain"]
+    for i in (0, 1, 3, 8):  # every shape: approval, wait, loops, parallel (child links need the folder)
+        loaded = validate_text(playbook(i), f"generated-{i}.yaml", BENCH_REGISTRY)
+        assert loaded.diagnostics == [], [d.render() for d in loaded.diagnostics]
+
+
+async def test_offline_figures_come_from_a_successful_run() -> None:
+    result = await per_step(3)
+    assert result["per_step_overhead_ms"] == pytest.approx(
+        result["per_step_conductor_ms"] + result["per_step_activity_wrapper_ms"], abs=0.002
+    )
+    assert result["run_input_bytes"] > 0 and result["run_state_bytes"] > 0
+
+
+def test_baseline_workflows_are_importable_temporal_definitions() -> None:
+    assert baseline.FiveSteps.__temporal_workflow_definition.name == "BaselineFiveSteps"  # type: ignore[attr-defined]
+    assert {a.__temporal_activity_definition.name for a in baseline.ACTIVITIES} >= {"bl_search", "bl_post"}  # type: ignore[attr-defined]
+
+
+def test_table_shows_absolute_numbers_ratios_and_missed_targets() -> None:
+    text = table(
+        {
+            "overhead_n": 3,
+            "overhead_engine_ms": {"p50": 120.0, "p95": 150.0},
+            "overhead_baseline_ms": {"p50": 100.0, "p95": 140.0},
+            "overhead_ratio_p50": 1.2,
+            "overhead_ratio_p95": 1.071,
+            "cpu_ms_per_run_engine": 50.0,
+            "cpu_ms_per_run_baseline": 40.0,
+            "server_cpu_ms_per_run_engine": 60.0,
+            "server_cpu_ms_per_run_baseline": 60.0,
+            "ingest": "not measured: no receiver",
+        }
+    )
+    assert "120.0 ms" in text and "100.0 ms" in text and "1.20x" in text
+    assert "MISSED (≤ 1.15)" in text and "ok (≤ 1.15)" in text
+    assert "not measured: no receiver" in text
