@@ -19,6 +19,7 @@ from engine.errors import ApprovalRefused
 from engine.plan.compile import compile_plan
 from engine.plan.models import Plan
 from engine.plan.state import Decision, RunState, RunStatus, StepStatus
+from engine.registry import ActionRegistry
 from engine.spec.catalog import Catalog, validate_text
 from engine.worker import build_worker
 from tests.fixtures.actions import CALLS, TEST_REGISTRY
@@ -26,9 +27,9 @@ from tests.fixtures.actions import CALLS, TEST_REGISTRY
 HEAD = "apiVersion: fireline/v1\nkind: Playbook\n"
 
 
-def plan_of(body: str, *children: str) -> Plan:
+def plan_of(body: str, *children: str, registry: ActionRegistry = TEST_REGISTRY) -> Plan:
     entries = [
-        validate_text(HEAD + textwrap.dedent(t), f"{i}.yaml", TEST_REGISTRY)
+        validate_text(HEAD + textwrap.dedent(t), f"{i}.yaml", registry)
         for i, t in enumerate((body, *children))
     ]
     for entry in entries:
