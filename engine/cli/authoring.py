@@ -102,6 +102,48 @@ def actions() -> None:
         console.print(f"[red]integration {system} failed to load[/]: {error}")
 
 
+def catalog(
+    folder: Annotated[Path, typer.Argument(help="Playbooks folder.")] = Path("playbooks"),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+) -> None:
+    """List the playbooks with their triggers, inputs and the actions they use."""
+    loaded = load_catalog([folder])
+    rows = [_catalog_row(entry, loaded) for entry in loaded.entries if entry.ok]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        console.print(f"[bold]{row['name']}[/] v{row['version']}  {row['title']}")
+        console.print(f"    trigger: {row['trigger']}")
+        console.print(f"    inputs:  {', '.join(row['inputs']) or '-'}")
+        console.print(f"    actions: {', '.join(row['actions']) or '-'}")
+    for entry in loaded.entries:
+        for diagnostic in entry.diagnostics:
+            typer.echo(diagnostic.render(), err=True)
+
+
+def _catalog_row(entry: Any, loaded: Any) -> dict[str, Any]:
+    from engine.plan.graph import actions_used
+
+    spec = entry.playbook
+    trigger = "manual only"
+    if spec.trigger is not None:
+        rules = spec.trigger.any or spec.trigger.all or []
+        parts = [f"{r.source}: {r.match}" for r in rules]
+        if spec.trigger.schedule:
+            parts.append(f"schedule {spec.trigger.schedule}")
+        trigger = "; ".join(parts) or "manual only"
+    return {
+        "name": spec.metadata.name,
+        "version": spec.metadata.version,
+        "title": spec.metadata.title,
+        "file": entry.file,
+        "trigger": trigger,
+        "inputs": [f"{n}: {i.type.value}" for n, i in spec.inputs.items()],
+        "actions": actions_used(compile_plan(entry, loaded)),
+    }
+
+
 def rehearse(
     playbook: Annotated[Path, typer.Argument(help="Playbook file.")],
     alert: Annotated[Path, typer.Option("--alert", help="Normalized alert (JSON).")],
@@ -145,6 +187,7 @@ def register(app: typer.Typer) -> None:
     app.command()(graph)
     app.command()(actions)
     app.command()(rehearse)
+    app.command()(catalog)
 
 
 __all__ = ["PlaybookInvalid", "register"]

@@ -86,3 +86,15 @@ def to_mermaid(plan: Plan) -> str:
     chart.lines.append("    classDef failure fill:#ffe3e3,stroke:#e03131")
     chart.lines.append("    classDef tolerant stroke-dasharray: 4 2")
     return "\n".join(chart.lines) + "\n"
+
+
+def actions_used(plan: Plan) -> list[str]:
+    """Every action a plan may call, sorted (child playbooks not included)."""
+
+    def walk(steps: list[PlanStep]) -> set[str]:
+        found = {s.action for s in steps if s.action}
+        for step in steps:
+            found |= walk(step.children)
+        return {a for a in found if a}
+
+    return sorted(walk(plan.steps + plan.on_failure))
