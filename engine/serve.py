@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
+from starlette.routing import BaseRoute
 from temporalio.client import Client
 
+from engine import client as fl
 from engine.activities.audit import AuditStore
 from engine.activities.notify import ApprovalNotices, Notifier, SlackNotifier
 from engine.activities.run_action import ActionRunner
+from engine.security_audit import SecurityAudit
 from engine.settings import Settings
+from engine.spec.catalog import load_catalog
 from engine.worker import build_worker
+
+log = logging.getLogger("fireline.serve")
 
 
 def approval_notices(settings: Settings, web_ui_url: str | None = None) -> ApprovalNotices:
@@ -61,3 +70,63 @@ def stop_on_signals(stop: asyncio.Event) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+
+
+def receiver_extra_routes(settings: Settings, client: Client, audit: SecurityAudit) -> list[BaseRoute]:
+    """Slack interactivity over HTTP, when Slack is configured for it."""
+    slack = settings.slack
+    if slack.mode != "http" or slack.signing_secret is None or slack.bot_token is None:
+        return []
+    from engine.ingest.slack_interactions import slack_interactions_route
+    from integrations.slack.client import make_client
+
+    token = slack.bot_token.get_secret_value()
+    return [
+        slack_interactions_route(
+            functools.partial(fl.decide, client),
+            lambda: make_client(token, slack.api_url),
+            audit,
+            slack.signing_secret.get_secret_value(),
+        )
+    ]
+
+
+async def serve_services(
+    settings: Settings,
+    client: Client,
+    stop: asyncio.Event,
+    *,
+    elasticsearch_url: str | None,
+    web_ui_url: str | None,
+    worker: bool = True,
+    on_receiver: Callable[[str], None] | None = None,
+) -> None:
+    """The worker and the receiver (alerts, Slack, hunts, poller) until ``stop`` is set."""
+    from engine.ingest.config import ensure_webhook_secret
+    from engine.ingest.server import serve_ingest
+
+    ensure_webhook_secret(settings.home.resolve())
+    catalog = load_catalog([settings.playbooks_dir])
+    for diagnostic in catalog.diagnostics:
+        log.warning("playbook not loaded: %s", diagnostic.render())
+    ca_file = str(settings.elasticsearch.ca_file) if settings.elasticsearch.ca_file else None
+    audit = SecurityAudit(AuditStore(elasticsearch_url, ca_file=ca_file), settings.home.resolve())
+    services = [
+        serve_ingest(
+            settings,
+            client,
+            catalog,
+            stop,
+            elasticsearch_url=elasticsearch_url,
+            web_ui_url=web_ui_url,
+            extra_routes=receiver_extra_routes(settings, client, audit),
+            on_listening=on_receiver,
+        )
+    ]
+    if worker:
+        services.append(serve_worker(client, settings, elasticsearch_url=elasticsearch_url, stop=stop))
+    if settings.observability.metrics_listen:
+        from engine.metrics import serve_metrics
+
+        services.append(serve_metrics(settings.observability.metrics_listen, stop))
+    await asyncio.gather(*services)

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from engine.cli import audit_cmds, authoring, config_cmds, runs, security_cmds, stack_cmds
+from engine.cli import audit_cmds, authoring, config_cmds, ingest_cmds, runs, security_cmds, stack_cmds
 from engine.errors import FirelineError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ authoring.register(app)
 runs.register(app)
 stack_cmds.register(app)
 audit_cmds.register(app)
+ingest_cmds.register(app)
 config_cmds.register(app)
 security_cmds.register(app)
 

@@ -17,7 +17,7 @@ from engine.cli.common import console, load_settings
 from engine.errors import ConfigError
 from engine.metrics import serve_metrics
 from engine.observability import configure_logging
-from engine.serve import serve_worker, stop_on_signals
+from engine.serve import serve_services, serve_worker, stop_on_signals
 from engine.settings import Settings
 from engine.stack.local import LocalStack, connect_args, stop_detached, wait_for_stack
 from engine.stack.local import status as stack_status
@@ -64,6 +64,7 @@ def up(
     elasticsearch_port: Annotated[
         int | None, typer.Option(help="Embedded Elasticsearch port (0 = free).")
     ] = None,
+    listen: Annotated[str | None, typer.Option(help="Receiver host:port (default 127.0.0.1:8787).")] = None,
     home: Annotated[
         Path | None, typer.Option(help="State folder (default .fireline or $FIRELINE_HOME).")
     ] = None,
@@ -80,6 +81,7 @@ def up(
         "temporal.ports.grpc": temporal_port,
         "temporal.ports.ui": ui_port,
         "elasticsearch.port": elasticsearch_port,
+        "receiver.listen": listen,
     }
     settings = settings_for_up(config, overrides)
     if detach:
@@ -97,13 +99,24 @@ async def _run_stack(settings: Settings, *, seed: bool) -> None:
 
             await asyncio.to_thread(seed_sample_data, stack.elasticsearch_url)
         client = await fl.connect_configured(settings, stack.connect_args())
-        stack.record(worker_pid=os.getpid())
-        console.print(f"Temporal      {stack.temporal_address}  namespace {stack.namespace}")
-        console.print(f"Web UI        {stack.web_ui_url or '(external cluster)'}")
-        console.print(f"Elasticsearch {stack.elasticsearch_url or '-'}")
-        console.print(f"worker        task queue {stack.task_queue} (pid {os.getpid()})")
-        console.print(f"state         {stack.home}   Ctrl-C stops everything")
-        await serve_worker(client, settings, elasticsearch_url=stack.elasticsearch_url, stop=stop)
+
+        def listening(url: str) -> None:
+            stack.record(worker_pid=os.getpid(), receiver_pid=os.getpid(), receiver_url=url)
+            console.print(f"Temporal      {stack.temporal_address}  namespace {stack.namespace}")
+            console.print(f"Web UI        {stack.web_ui_url or '(external cluster)'}")
+            console.print(f"Elasticsearch {stack.elasticsearch_url or '-'}")
+            console.print(f"receiver      {url}  (POST /alerts/elastic|alertmanager|generic)")
+            console.print(f"worker        task queue {stack.task_queue} (pid {os.getpid()})")
+            console.print(f"state         {stack.home}   Ctrl-C stops everything")
+
+        await serve_services(
+            settings,
+            client,
+            stop,
+            elasticsearch_url=stack.elasticsearch_url,
+            web_ui_url=stack.web_ui_url,
+            on_receiver=listening,
+        )
     console.print("stack stopped")
 
 
@@ -190,6 +203,28 @@ def worker(config: ConfigOption = None) -> None:
     asyncio.run(go())
 
 
+def receiver(config: ConfigOption = None) -> None:
+    """Run only the receiver (alerts, Slack interactivity, hunts, poller) against the configured cluster."""
+    settings = load_settings(config)
+    configure_logging(settings=settings)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        client = await fl.connect_configured(settings, connect_args(settings))
+        await serve_services(
+            settings,
+            client,
+            stop,
+            elasticsearch_url=settings.elasticsearch.url,
+            web_ui_url=settings.temporal.web_ui_url,
+            worker=False,
+            on_receiver=lambda url: console.print(f"receiver listening on {url}; Ctrl-C stops it"),
+        )
+
+    asyncio.run(go())
+
+
 def demo(
     home: Annotated[Path, typer.Option(help="State folder for the demo stack.")] = Path(".fireline/demo"),
 ) -> None:
@@ -205,4 +240,5 @@ def register(app: typer.Typer) -> None:
     app.command()(down)
     app.command()(status)
     app.command()(worker)
+    app.command()(receiver)
     app.command()(demo)

@@ -16,6 +16,8 @@ PLAYBOOK = """\
 apiVersion: fireline/v1
 kind: Playbook
 metadata: { name: cli-approval, version: 1 }
+trigger:
+  any: [{ source: generic, match: { rule: "drill*" } }]
 inputs:
   model: { type: string, default: "{{ alert.entities.models[0] }}" }
   reason: { type: string, default: "drill" }
@@ -57,6 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         f"playbooks_dir: {home / 'playbooks'}\n"
         "temporal: { ports: { grpc: 0, ui: 0, http: 0 } }\n"
         "elasticsearch: { port: 0 }\n"
+        "receiver: { listen: '127.0.0.1:0' }\n"
         "approver_groups: { ml-oncall: [alice] }\n"
     )
     env = {**os.environ, "FIRELINE_HOME": str(home)}
@@ -136,3 +139,29 @@ def test_cancel_and_bad_input(stack: dict[str, str], tmp_path: Path) -> None:
     assert bad.returncode == 1 and "invalid JSON" in bad.stderr and "bad.json:1:" in bad.stderr
     unknown = run(stack, "run", "cli-approval", "--alert", str(tmp_path / "a.json"), "--input", "nope=1")
     assert unknown.returncode == 1 and "unknown input 'nope'" in unknown.stderr
+
+
+def test_alerts_sent_to_the_receiver_start_runs_and_are_listed(stack: dict[str, str], tmp_path: Path) -> None:
+    payload = {
+        "rule": "drill-receiver",
+        "title": "Receiver drill",
+        "severity": "high",
+        "model": "fraud-scorer",
+    }
+    (tmp_path / "p.json").write_text(json.dumps(payload))
+    sent = run(stack, "alerts", "send", str(tmp_path / "p.json"), "--source", "generic")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert sent.stdout.startswith("202 ") and '"disposition": "started"' in sent.stdout
+    other = dict(payload, rule="unrelated")
+    (tmp_path / "o.json").write_text(json.dumps(other))
+    assert run(stack, "alerts", "send", str(tmp_path / "o.json")).returncode == 0
+    listed = run(stack, "alerts").stdout
+    assert "started cli-approval cli-approval-" in listed
+    assert "no playbook matched (cli-approval:" in listed
+
+    status = json.loads(run(stack, "status", "--json").stdout)
+    import httpx
+
+    unsigned = httpx.post(status["receiver_url"] + "/alerts/generic", json=payload, timeout=10)
+    assert unsigned.status_code == 401
+    assert run(stack, "alerts").stdout.count("rejected") >= 1

@@ -199,7 +199,9 @@ def test_bad_arguments_are_refused_before_any_call(args: dict[str, object]) -> N
         invoke(actions.request, make_context(), **args)
 
 
-def test_tls_with_an_unknown_certificate_fails_and_a_configured_ca_works(tls_certificate: Certificate) -> None:
+def test_tls_with_an_unknown_certificate_fails_and_a_configured_ca_works(
+    tls_certificate: Certificate,
+) -> None:
     with EchoServer(tls=tls_certificate.server_context()) as server:
         error = _fails(actions.request, url=server.url("/secure"))
         assert (error.type, error.retryable) == ("TLSError", False)
@@ -210,7 +212,9 @@ def test_tls_with_an_unknown_certificate_fails_and_a_configured_ca_works(tls_cer
 # --- webhook.post -------------------------------------------------------------------------------------
 
 
-def test_webhook_is_signed_over_the_exact_body_and_carries_the_idempotency_key(echo_server: EchoServer) -> None:
+def test_webhook_is_signed_over_the_exact_body_and_carries_the_idempotency_key(
+    echo_server: EchoServer,
+) -> None:
     echo_server.reply("/hook", status=202, json={"accepted": True})
     ctx = make_context(secrets={"WEBHOOK_SIGNING_KEY": "whsec-1"}, idempotency_key="run-3/notify/0")
     document = {"incident": "run-3", "model": "fraud-scorer", "note": "ünïcode ok"}
