@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -10,19 +10,25 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Browser tests drive Debian's chromium; it comes from the system's package manager, never a download.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
+
+install: $(STAMP) browser
 
 demo: $(STAMP)
 	$(VENV)/bin/fireline demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check engine integrations tests bench
-	$(VENV)/bin/ruff format --check engine integrations tests bench
+	$(VENV)/bin/ruff check engine integrations tests bench deploy/tools
+	$(VENV)/bin/ruff format --check engine integrations tests bench deploy/tools
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy engine
+	$(VENV)/bin/mypy engine integrations
 
-test: lint typecheck
+test: install lint typecheck
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)

@@ -23,6 +23,20 @@ def check(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def doctor(
+    config: Annotated[Path | None, typer.Option("--config", help="fireline.yaml to read.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report.")] = False,
+) -> None:
+    """Check configuration, connectivity and permissions of every configured system."""
+    from engine.cli.common import run_async
+    from engine.doctor import diagnose
+
+    report = run_async(diagnose(config))
+    typer.echo(report.model_dump_json(indent=2) if as_json else report.render())
+    raise typer.Exit(0 if report.ok else 1)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``fireline config`` to ``app``."""
+    """Add ``fireline config`` and ``fireline doctor`` to ``app``."""
     app.add_typer(config_app, name="config")
+    app.command()(doctor)

@@ -1,0 +1,1 @@
+"""AWS IAM through boto3: access keys and deny-all policies."""

@@ -1,0 +1,1 @@
+"""MLflow model registry: quarantine, roll back and restore model versions."""

@@ -1,0 +1,95 @@
+"""Where the MLflow tracking server is and how to log in, resolved inside the action.
+
+Settings (``ctx.settings`` first, then the environment): ``MLFLOW_TRACKING_URI`` (an http(s) URL),
+``MLFLOW_TRACKING_SERVER_CERT_PATH`` (CA bundle), ``MLFLOW_HTTP_REQUEST_TIMEOUT`` (seconds).
+Secrets (``ctx.optional_secret``): ``MLFLOW_TRACKING_TOKEN`` (bearer), or
+``MLFLOW_TRACKING_USERNAME`` with ``MLFLOW_TRACKING_PASSWORD`` (basic auth). The names are MLflow's
+own, so a machine already set up for the MLflow client needs nothing new.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from engine.sdk import ActionContext, ActionError
+
+URI = "MLFLOW_TRACKING_URI"
+CERT_PATH = "MLFLOW_TRACKING_SERVER_CERT_PATH"
+TIMEOUT = "MLFLOW_HTTP_REQUEST_TIMEOUT"
+TOKEN = "MLFLOW_TRACKING_TOKEN"
+USERNAME = "MLFLOW_TRACKING_USERNAME"
+PASSWORD = "MLFLOW_TRACKING_PASSWORD"
+
+#: Declared as optional secrets of every action: a server without auth needs none.
+SECRETS: tuple[str, ...] = (TOKEN, USERNAME, PASSWORD)
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class NotConfigured(ActionError):
+    """The MLflow connection is missing or wrong; another attempt will not help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="NotConfigured", retryable=False)
+
+
+@dataclass(frozen=True)
+class MlflowSettings:
+    """Everything needed to talk to the registry; ``repr`` never shows credentials."""
+
+    url: str
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def setting(ctx: ActionContext, name: str) -> str | None:
+    """A setting from the worker's configuration, else the environment; empty counts as unset."""
+    value = ctx.settings.get(name, ctx.settings.get(name.lower()))
+    if value is None:
+        value = os.environ.get(name)
+    return str(value) if value not in (None, "") else None
+
+
+def settings_from_context(ctx: ActionContext) -> MlflowSettings:
+    """Resolve the connection for one action attempt.
+
+    Raises:
+        NotConfigured: no URI, a URI that is not http(s), half a username/password pair, an
+            unreadable CA file or a timeout that is not a positive number.
+    """
+    raw = setting(ctx, URI)
+    if raw is None:
+        raise NotConfigured(f"{URI} is not set; point it at the MLflow tracking server")
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise NotConfigured(f"{URI} must be an http(s) URL of a tracking server, got scheme {parts.scheme!r}")
+    # Credentials written into the URI are dropped from it so the URL can appear in messages.
+    url = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path.rstrip("/"), "", ""))
+    username = ctx.optional_secret(USERNAME)
+    password = ctx.optional_secret(PASSWORD)
+    if (username is None) != (password is None):
+        raise NotConfigured(f"set both {USERNAME} and {PASSWORD}, or neither")
+    ca_file = setting(ctx, CERT_PATH)
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise NotConfigured(f"{CERT_PATH} points at {ca_file!r}, which is not a readable file")
+    timeout_text = setting(ctx, TIMEOUT)
+    try:
+        timeout = float(timeout_text) if timeout_text is not None else DEFAULT_TIMEOUT
+    except ValueError:
+        raise NotConfigured(f"{TIMEOUT} must be a number of seconds, got {timeout_text!r}") from None
+    if timeout <= 0:
+        raise NotConfigured(f"{TIMEOUT} must be positive")
+    return MlflowSettings(
+        url=url,
+        token=ctx.optional_secret(TOKEN),
+        username=username,
+        password=password,
+        ca_file=ca_file,
+        timeout=timeout,
+    )

@@ -1,0 +1,1 @@
+"""Model integrity: hashes and signatures with the OpenSSF ``model-signing`` package."""
