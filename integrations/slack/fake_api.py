@@ -100,6 +100,7 @@ class FakeWorkspace:
             "chat.postEphemeral": self.chat_post_ephemeral,
             "conversations.create": self.conversations_create,
             "conversations.list": self.conversations_list,
+            "conversations.info": self.conversations_info,
             "conversations.setTopic": self.conversations_set_topic,
             "conversations.invite": self.conversations_invite,
             "usergroups.list": self.usergroups_list,
@@ -211,6 +212,10 @@ class FakeWorkspace:
             raise SlackFault("name_taken")
         channel = self.add_channel(name, private=flag(args.get("is_private")))
         return {"channel": channel.to_json(self.bot_user)}
+
+    def conversations_info(self, args: Answer) -> Answer:
+        """Slack's conversations.info: the channel's object, or channel_not_found."""
+        return {"ok": True, "channel": self.channel(args.get("channel")).to_json(self.bot_user)}
 
     def conversations_list(self, args: Answer) -> Answer:
         types = set(_split(args.get("types") or "public_channel"))
