@@ -15,6 +15,7 @@ from engine.rehearsal.models import Expect, Mocks
 from engine.spec.catalog import load_catalog
 
 CASES_DIR = Path(__file__).parent / "rehearsals"
+SHIPPED = Path(__file__).parents[1] / "playbooks"
 
 
 @dataclass
@@ -29,9 +30,16 @@ class Case:
 
 
 def load_case(folder: Path) -> Case:
-    """Compile the case's main playbook and read its alert, mocks and expectations."""
-    catalog = load_catalog([folder / "playbooks"])
-    main = catalog.resolve(str(folder / "playbooks" / "main.yaml"))
+    """Compile the case's playbook and read its alert, mocks and expectations.
+
+    A case either brings its own ``playbooks/main.yaml`` or names a shipped playbook in ``case.yaml``.
+    """
+    if (folder / "case.yaml").exists():
+        catalog = load_catalog([SHIPPED])
+        main = catalog.get(yaml.safe_load((folder / "case.yaml").read_text())["playbook"])
+    else:
+        catalog = load_catalog([folder / "playbooks"])
+        main = catalog.resolve(str(folder / "playbooks" / "main.yaml"))
     return Case(
         name=folder.name,
         plan=compile_plan(main, catalog),

@@ -170,11 +170,14 @@ class Access:
             pass
         self._delete_cookie(conn, response, SESSION_COOKIE)
 
-    def login_challenge(self, conn: HTTPConnection, response: Response) -> str:
-        """CSRF for the login form itself: a random value, signed into a short-lived cookie."""
+    def login_challenge(self) -> tuple[str, str]:
+        """CSRF for the login form itself: ``(form value, cookie value)``; the cookie signs the value."""
         value = secrets.token_urlsafe(24)
-        self._set_cookie(conn, response, LOGIN_COOKIE, self._logins.dumps(value), 3600)
-        return value
+        return value, self._logins.dumps(value)
+
+    def set_login_challenge(self, conn: HTTPConnection, response: Response, cookie: str) -> None:
+        """Put the login form's signed challenge cookie on ``response`` (valid one hour)."""
+        self._set_cookie(conn, response, LOGIN_COOKIE, cookie, 3600)
 
     def check_login_challenge(self, conn: HTTPConnection, submitted: str | None) -> bool:
         """True when the login form echoes the value signed into its cookie."""

@@ -60,7 +60,7 @@ class SlackNotifier:
                 if ref.notifier == self.name:
                     client.chat_update(channel=ref.channel, ts=ref.ts, text=approval.title, blocks=message)
             return []
-        if notice.kind is NoticeKind.ESCALATED:
+        if notice.kind in (NoticeKind.ESCALATED, NoticeKind.REMINDER):
             message = blocks.reminder_message(
                 notice.run_id, notice.step, approval.title, approval.approvers, approval.deadline, run_url
             )

@@ -51,6 +51,7 @@ class Console:
     templates: Templates
     reviews_dir: Path
     web_ui_url: str | None = None
+    refresh_ms: int = 5000
     waiting: WaitingIndex = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,7 +117,9 @@ class Console:
 
     def not_found(self, principal: Principal | None, message: str) -> Response:
         """A 404 page."""
-        return self.templates.page("error.html", principal, status_code=404, title="Not found", message=message)
+        return self.templates.page(
+            "error.html", principal, status_code=404, title="Not found", message=message
+        )
 
 
 async def read_form(request: Request) -> dict[str, str] | None:

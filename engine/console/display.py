@@ -102,4 +102,5 @@ def duration(start: datetime | None, end: datetime | None) -> str:
 
 def markdown(text: str) -> str:
     """Markdown rendered to HTML with every tag in the source escaped."""
-    return _MARKDOWN.render(text)
+    html: str = _MARKDOWN.render(text)
+    return html

@@ -108,7 +108,9 @@ class TemporalRunSource:
             self._alerts.move_to_end(run_id)
             return self._alerts[run_id]
         try:
-            alert = await self._bounded(self._read_alert(run_id), f"the alert of {run_id}")
+            alert: dict[str, Any] | None = await self._bounded(
+                self._read_alert(run_id), f"the alert of {run_id}"
+            )
         except Exception:  # unreadable history (foreign run, missing key): the page says so
             return None
         if alert is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from engine.errors import ApprovalRefused
 from engine.plan.audit import AuditChain
@@ -40,16 +40,26 @@ class ApprovalDesk:
         self.mocks = dict(mocks or {})
 
     async def run(
-        self, spec: ApprovalPlan, record: StepRecord, title: str, details: str, done: list[str]
+        self,
+        spec: ApprovalPlan,
+        record: StepRecord,
+        title: str,
+        details: str,
+        done: list[str],
+        deadline: datetime | None = None,
     ) -> None:
-        """Ask for a decision and wait for it, escalating and timing out as the spec says."""
+        """Ask for a decision and wait for it, reminding, escalating and timing out as the spec says.
+
+        ``deadline`` (rendered from ``spec.deadline``) replaces ``spec.timeout_s``: legal clocks
+        start before the run does.
+        """
         now = self.executor.now()
         approval = ApprovalRecord(
             title=title,
             details=details,
             approvers=list(spec.approvers),
             requested_at=now,
-            deadline=now + timedelta(seconds=spec.timeout_s),
+            deadline=deadline or now + timedelta(seconds=spec.timeout_s),
         )
         record.approval = approval
         record.status = StepStatus.WAITING
@@ -58,15 +68,13 @@ class ApprovalDesk:
         )
         evidence = f"alert: {self.state.alert_title}; done before: {', '.join(done) or 'nothing'}"[:500]
         await self._notify(NoticeKind.REQUESTED, record, evidence)
-        decided = await self._await_decision(record, spec.timeout_s)
-        if not decided and spec.on_timeout is OnTimeout.ESCALATE and spec.escalate_to:
-            approval.escalated_at = self.executor.now()
-            approval.approvers = list(dict.fromkeys([*approval.approvers, *spec.escalate_to]))
-            approval.deadline = approval.escalated_at + timedelta(seconds=spec.timeout_s)
-            self.audit.append(
-                approval.escalated_at, "approval.escalated", step=record.path, detail={"to": spec.escalate_to}
-            )
-            await self._notify(NoticeKind.ESCALATED, record, evidence)
+        decided = await self._remind_until_deadline(spec, record, evidence)
+        late_escalation = (
+            spec.on_timeout is OnTimeout.ESCALATE and spec.escalate_to and not approval.escalated_at
+        )
+        if not decided and late_escalation:
+            await self._escalate(spec, record, evidence)
+            approval.deadline = self.executor.now() + timedelta(seconds=spec.timeout_s)
             decided = await self._await_decision(record, spec.timeout_s)
         if not decided:
             approval.timed_out = True
@@ -83,6 +91,35 @@ class ApprovalDesk:
             "reason": approval.reason,
         }
         await self._notify(NoticeKind.DECIDED, record, evidence)
+
+    async def _remind_until_deadline(self, spec: ApprovalPlan, record: StepRecord, evidence: str) -> bool:
+        """Wait for the deadline, stopping at each reminder; the last reminder escalates."""
+        approval = record.approval
+        assert approval is not None
+        reminders = [approval.deadline - timedelta(seconds=s) for s in spec.remind_before_s]
+        reminders = [moment for moment in reminders if moment > self.executor.now()]
+        for index, moment in enumerate(reminders):
+            if await self._await_decision(record, (moment - self.executor.now()).total_seconds()):
+                return True
+            now = self.executor.now()
+            approval.reminded_at.append(now)
+            left_s = (approval.deadline - now).total_seconds()
+            self.audit.append(now, "approval.reminded", step=record.path, detail={"left_s": left_s})
+            await self._notify(NoticeKind.REMINDER, record, evidence)
+            if index == len(reminders) - 1 and spec.escalate_to:
+                await self._escalate(spec, record, evidence)
+        left_s = (approval.deadline - self.executor.now()).total_seconds()
+        return await self._await_decision(record, max(left_s, 0))
+
+    async def _escalate(self, spec: ApprovalPlan, record: StepRecord, evidence: str) -> None:
+        approval = record.approval
+        assert approval is not None
+        approval.escalated_at = self.executor.now()
+        approval.approvers = list(dict.fromkeys([*approval.approvers, *spec.escalate_to]))
+        self.audit.append(
+            approval.escalated_at, "approval.escalated", step=record.path, detail={"to": spec.escalate_to}
+        )
+        await self._notify(NoticeKind.ESCALATED, record, evidence)
 
     async def _notify(self, kind: NoticeKind, record: StepRecord, evidence: str) -> None:
         approval = record.approval

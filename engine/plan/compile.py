@@ -50,6 +50,8 @@ def compile_step(step: AnyStep) -> PlanStep:
             details=spec.details,
             approvers=list(spec.approvers),
             timeout_s=parse_duration(spec.timeout),
+            deadline=spec.deadline,
+            remind_before_s=sorted((parse_duration(r) for r in spec.remind_before), reverse=True),
             on_timeout=spec.on_timeout,
             escalate_to=list(spec.escalate_to),
         )

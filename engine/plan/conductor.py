@@ -58,6 +58,32 @@ def step_view(record: StepRecord) -> dict[str, Any]:
     return view
 
 
+NOT_RUN = "not_run"
+
+
+def not_run_views(steps: list[PlanStep]) -> dict[str, dict[str, Any]]:
+    """A ``not_run`` view for each step and each parallel child (loop children stay in their loop)."""
+    views: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        views[step.id] = {"status": NOT_RUN, "output": None, "error": None, "attempts": 0}
+        if step.kind is StepKind.APPROVAL:
+            views[step.id].update(approved=False, decided_by=None, reason="")
+        if step.kind is StepKind.PARALLEL:
+            views.update(not_run_views(step.children))
+    return views
+
+
+def _timestamp(value: Any, what: str) -> datetime:
+    """An aware datetime from an ISO-8601 string, or a TemplateError naming ``what``."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise TemplateError(f"{what} {str(value)[:60]!r} is not an ISO-8601 time") from None
+    if moment.tzinfo is None:
+        raise TemplateError(f"{what} needs a time zone (e.g. a trailing Z)")
+    return moment
+
+
 class Conductor:
     """Runs one plan; owns the run's :class:`RunState`."""
 
@@ -95,7 +121,9 @@ class Conductor:
     # -- running ----------------------------------------------------------------------------------------
     async def run(self) -> RunState:
         """Run every step, then ``outputs`` or ``on_failure``; returns the final state."""
-        frame = _Frame(steps={})
+        # Steps that never run (skipped blocks, a failure earlier) still answer `steps.<id>` in
+        # outputs and on_failure, as "not_run" with no output, instead of an undefined-name error.
+        frame = _Frame(steps=not_run_views(self.plan.steps + self.plan.on_failure))
         self.audit.append(
             self.state.started_at,
             "run.started",
@@ -255,7 +283,10 @@ class Conductor:
         title = str(self._render(spec.title, frame))
         details = str(self._render(spec.details, frame))
         done = [sid for sid, view in frame.steps.items() if view.get("status") == "succeeded"]
-        await self.approvals.run(spec, record, title, details, done)
+        deadline = None
+        if spec.deadline is not None:
+            deadline = _timestamp(self._render(spec.deadline, frame), "approval deadline")
+        await self.approvals.run(spec, record, title, details, done, deadline)
 
     async def _for_each(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         items = self._render(step.items, frame)
@@ -300,15 +331,7 @@ class Conductor:
         if step.wait_s is not None:
             seconds = step.wait_s
         else:
-            until = self._render(step.wait_until, frame)
-            try:
-                target = datetime.fromisoformat(str(until).replace("Z", "+00:00"))
-            except ValueError:
-                self._fail(record, "ValueError", f"wait until {str(until)[:60]!r} is not an ISO-8601 time")
-                return
-            if target.tzinfo is None:
-                self._fail(record, "ValueError", "wait until needs a time zone (e.g. a trailing Z)")
-                return
+            target = _timestamp(self._render(step.wait_until, frame), "wait until")
             seconds = (target - self.executor.now()).total_seconds()
         if seconds > 0:
             await self.executor.sleep(seconds)
@@ -317,6 +340,7 @@ class Conductor:
 
     async def _child(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         args = self._render(step.args, frame)
+        await self._store_audit()  # a child (e.g. the review) may read this run's trail
         try:
             child_id, outputs = await self.executor.run_child(
                 f"{self.path_prefix}{record.path}", step.playbook or "", args

@@ -43,6 +43,8 @@ class ApprovalPlan(BaseModel):
     details: str = ""
     approvers: list[str]
     timeout_s: float
+    deadline: str | None = None
+    remind_before_s: list[float] = Field(default_factory=list)
     on_timeout: OnTimeout
     escalate_to: list[str] = Field(default_factory=list)
 

@@ -13,6 +13,7 @@ class NoticeKind(StrEnum):
     """The moment an approval notice is about."""
 
     REQUESTED = "requested"
+    REMINDER = "reminder"
     ESCALATED = "escalated"
     DECIDED = "decided"
 

@@ -69,6 +69,7 @@ class ApprovalRecord(BaseModel):
     decided_at: datetime | None = None
     reason: str = ""
     escalated_at: datetime | None = None
+    reminded_at: list[datetime] = Field(default_factory=list)
     timed_out: bool = False
     messages: list[dict[str, str]] = Field(default_factory=list)
 

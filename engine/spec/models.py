@@ -156,6 +156,13 @@ class Approval(Strict):
     details: str = ""
     approvers: list[Approver] = Field(min_length=1)
     timeout: Duration = "1h"
+    deadline: str | None = Field(
+        default=None,
+        description="timestamp (template) by which to decide; replaces timeout, e.g. a legal clock",
+    )
+    remind_before: list[Duration] = Field(
+        default_factory=list, description="reminders this long before the deadline; the last one escalates"
+    )
     on_timeout: OnTimeout = OnTimeout.REJECT
     escalate_to: list[Approver] = Field(default_factory=list)
 

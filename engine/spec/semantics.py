@@ -121,8 +121,19 @@ class Checker:
             self.check_action(step, path, scope)
         elif kind == "approval" and isinstance(step["approval"], dict):
             approval = step["approval"]
-            for key in ("title", "details"):
+            for key in ("title", "details", "deadline"):
                 self.check_value(approval.get(key), (*path, "approval", key), scope)
+            if "deadline" in approval and "timeout" in approval:
+                self.error(
+                    (*path, "approval", "deadline"),
+                    "an approval has either a timeout or a deadline, not both",
+                    "keep deadline for a clock that started before the run (e.g. 72 h from awareness)",
+                )
+            if approval.get("remind_before") and "deadline" not in approval and "timeout" not in approval:
+                self.error(
+                    (*path, "approval", "remind_before"),
+                    "reminders need a deadline or an explicit timeout to count back from",
+                )
             if approval.get("on_timeout") == "escalate" and not approval.get("escalate_to"):
                 self.error(
                     (*path, "approval", "on_timeout"),

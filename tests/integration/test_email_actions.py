@@ -12,14 +12,15 @@ from engine.sdk import ActionContext, ActionError
 from engine.stack.processes import free_port
 from integrations.elasticsearch.testing import action_context
 from integrations.email import actions
+from integrations.email.templates import render_email, templates_dir
 from integrations.http.testing import invoke
 from tests.fixtures.email import (  # noqa: F401
     SmtpServer,
     smtp_server,
     smtp_server_without_tls,
     smtps_server,
-    tls_certificate,
 )
+from tests.fixtures.http import tls_certificate  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -249,3 +250,40 @@ def test_template_problems_fail_without_retry(smtp_server: SmtpServer, tmp_path:
 def test_bad_arguments_are_refused_before_sending(args: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         invoke(actions.send, action_context(), **args)
+
+
+@pytest.mark.parametrize(
+    ("name", "variables", "expected"),
+    [
+        (
+            "breach-individual-notice",
+            {
+                "controller": "Example AI Ltd",
+                "contact": "privacy@example.com",
+                "nature": "A chatbot disclosed support tickets.",
+                "consequences": "You may receive phishing emails.",
+                "measures": ["closed the leak"],
+                "advice": ["be wary of emails asking for passwords"],
+                "name": "Ada <Lovelace>",
+            },
+            "Dear Ada <Lovelace>,",
+        ),
+        (
+            "deadline-reminder",
+            {
+                "obligation": "notify the supervisory authority (GDPR Art. 33)",
+                "deadline": "2026-11-23T08:14Z",
+                "remaining": "6 h",
+                "run_id": "run-1",
+                "approvers": ["group:dpo"],
+            },
+            "Waiting for a decision from: group:dpo",
+        ),
+    ],
+)
+def test_shipped_templates_render(name: str, variables: dict[str, Any], expected: str) -> None:
+    content = render_email(name, variables, templates_dir())
+    assert expected in content.text
+    assert content.subject and "\n" not in content.subject
+    if content.html is not None:
+        assert "&lt;Lovelace&gt;" in content.html

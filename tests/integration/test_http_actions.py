@@ -52,6 +52,28 @@ def test_request_fills_headers_from_a_named_secret_and_never_returns_it(echo_ser
     assert TOKEN not in repr(out)
 
 
+def test_a_secret_the_server_echoes_back_is_redacted(echo_server: EchoServer) -> None:
+    echo_server.reply("/whoami", json={"you_sent": f"Bearer {TOKEN}"}, headers={"X-Echo": TOKEN})
+    echo_server.reply("/denied", status=403, body=f"token {TOKEN} is revoked".encode())
+    ctx = make_context(secrets={"HTTP_API_TOKEN": TOKEN})
+    out = invoke(
+        actions.request,
+        ctx,
+        url=echo_server.url("/whoami"),
+        headers_from_secret={"Authorization": "HTTP_API_TOKEN"},
+    )
+    assert out["json"] == {"you_sent": "Bearer [redacted]"}
+    assert out["headers"]["x-echo"] == "[redacted]"
+    error = _fails(
+        actions.request,
+        ctx=ctx,
+        url=echo_server.url("/denied"),
+        headers_from_secret={"X-Key": "HTTP_API_TOKEN"},
+    )
+    assert TOKEN not in str(error)
+    assert "[redacted] is revoked" in str(error)
+
+
 def test_request_posts_json_and_sends_the_idempotency_key_when_asked(echo_server: EchoServer) -> None:
     echo_server.reply("/tickets", status=201, json={"id": "T-1"})
     ctx = make_context(idempotency_key="run-9/open_ticket/0")

@@ -40,7 +40,7 @@ def start_worker(address: str, task_queue: str, es_url: str, marker: Path | None
     env.pop("CRASH_MARKER", None)
     if marker is not None:
         env["CRASH_MARKER"] = str(marker)
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "tests.reliability.crash_worker", address, task_queue],
         cwd=ROOT,
         env=env,
@@ -56,7 +56,7 @@ async def test_kill_9_mid_action_changes_the_outside_system_once(
     temporal_env: WorkflowEnvironment,
     task_queue: str,
     elasticsearch_url: str,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     client = temporal_env.client
     address = client.service_client.config.target_host

@@ -1,0 +1,1 @@
+"""Email: ``email.send`` over SMTP with STARTTLS, bodies from Jinja templates."""

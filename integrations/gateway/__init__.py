@@ -1,0 +1,1 @@
+"""Model gateway: the LiteLLM proxy's key management API (block, unblock, limit, rotate keys)."""

@@ -1,0 +1,1 @@
+"""PagerDuty: trigger and resolve alerts through the Events API v2."""

@@ -1,0 +1,1 @@
+"""Post-incident review: timeline, response times, decisions and follow-ups from the audit trail."""
