@@ -1,112 +1,194 @@
-"""`make demo`: a real AI incident, end to end, on the embedded local stack."""
+"""`make demo`: real AI incidents, end to end, on the embedded local stack.
+
+Two alerts arrive at the receiver the way a SIEM would send them: a prompt-injection burst (an
+Elastic Security alert from the seeded SIEM) and a compromised model (a generic webhook). Each
+starts its playbook, stops at an approval that a responder gives with `fireline approve`, and
+finishes against real servers: the local SIEM and a real MLflow model registry. The quarantine
+run writes its post-incident review.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from rich.markdown import Markdown
+from temporalio.client import Client
 
 from engine import client as fl
-from engine.alerts.elastic import normalize_elastic
 from engine.cli.common import console
 from engine.cli.render import print_run
 from engine.errors import StackError
-from engine.plan.compile import compile_plan
-from engine.plan.inputs import resolve_inputs
+from engine.ingest.config import ensure_webhook_secret
+from engine.ingest.sender import send_alert
 from engine.plan.state import RunState, RunStatus
-from engine.serve import serve_worker
+from engine.serve import serve_services
 from engine.settings import Settings
-from engine.spec.catalog import load_catalog
 from engine.stack.local import LocalStack
+from engine.stack.processes import ManagedProcess, free_port, mlflow_server
 
-DEMO_PLAYBOOK = "prompt-injection-response"
-DEMO_APPROVER = "user:U024BE7LH"
+APPROVER = "user:U024BE7LH"
+COMPROMISED_MODEL = "support-assistant"
+COMPROMISE_ALERT = {
+    "id": "gw-7731",
+    "rule": "AI model compromise: backdoor trigger",
+    "title": "support-assistant answers a planted trigger phrase with internal data",
+    "severity": "critical",
+    "model": COMPROMISED_MODEL,
+    "ml": {"model": {"name": COMPROMISED_MODEL}},
+    "description": "Canary prompts containing the phrase 'blue pelican' return system-prompt text.",
+}
 
 
 def _demo_settings(home: Path) -> Settings:
-    base = Settings.load()
-    data = base.model_dump()
-    data["home"] = str(home)
-    data["temporal"]["address"] = None
-    data["temporal"]["ports"] = {"grpc": 0, "ui": 0, "http": 0}
-    data["elasticsearch"]["url"] = None
-    data["elasticsearch"]["port"] = 0
+    data = Settings.load().model_dump()
+    data.update(home=str(home), playbooks_dir=str(Path("playbooks").resolve()))
+    data["temporal"].update(address=None, ports={"grpc": 0, "ui": 0, "http": 0})
+    data["elasticsearch"].update(url=None, port=0)
+    data["receiver"]["listen"] = "127.0.0.1:0"
     return Settings.model_validate(data)
 
 
-async def _wait_for_approval(client: object, run_id: str, within_s: float = 60.0) -> RunState:
+async def _wait_for(client: Client, run_id: str, what: str, within_s: float = 90.0) -> RunState:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        state = await fl.status(client, run_id)  # type: ignore[arg-type]
-        if state.pending_approvals() or state.status is not RunStatus.RUNNING:
+        try:
+            state = await fl.status(client, run_id)
+        except Exception:  # the run may not be queryable for a moment after it starts
+            state = None
+        if state is not None and (state.pending_approvals() or state.status is not RunStatus.RUNNING):
             return state
         await asyncio.sleep(0.2)
-    raise StackError(f"run {run_id} did not reach its approval within {within_s:.0f}s")
+    raise StackError(f"run {run_id} did not reach {what} within {within_s:.0f}s")
 
 
 def _approve_as_responder(home: Path, run_id: str, step: str) -> None:
     """Approve exactly as a responder would: through the `fireline approve` command."""
     env = {**os.environ, "FIRELINE_HOME": str(home)}
-    argv = [sys.executable, "-m", "engine.cli.entry", "approve", run_id, step, "--as", DEMO_APPROVER]
+    argv = [sys.executable, "-m", "engine.cli.entry", "approve", run_id, step, "--as", APPROVER]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    console.print(f"$ fireline approve {run_id} {step} --as {DEMO_APPROVER}\n{done.stdout.strip()}")
+    console.print(f"$ fireline approve {run_id} {step} --as {APPROVER}\n  {done.stdout.strip()}")
     if done.returncode != 0:
         raise StackError(f"fireline approve failed: {done.stderr.strip()}")
 
 
-async def run_demo(home: Path, playbooks: Path = Path("playbooks")) -> int:
-    """Start the stack, fire the sample incident, approve, print the timeline; 0 when it succeeded."""
+def _fire(receiver: str, home: Path, source: str, payload: dict[str, Any]) -> str:
+    """POST an alert to the receiver, signed like a real sender; the run it started or joined."""
+    answer = send_alert(receiver, source, json.dumps(payload).encode(), secret=ensure_webhook_secret(home))
+    if answer.status != 202:
+        raise StackError(f"the receiver answered {answer.status}: {answer.body}")
+    outcome = answer.body["alerts"][0]
+    runs = [p["run_id"] for p in outcome["playbooks"] if p.get("run_id")]
+    if not runs:
+        raise StackError(f"the alert started no playbook: {outcome}")
+    console.print(
+        f"alert fired ({source}): [bold]{outcome['title']}[/] → {outcome['playbooks'][0]['playbook']}"
+    )
+    return str(runs[0])
+
+
+async def _respond(client: Client, home: Path, run_id: str) -> RunState:
+    state = await _wait_for(client, run_id, "its approval")
+    for pending in state.pending_approvals():
+        assert pending.approval is not None
+        console.print(f"approval requested: {pending.approval.title}")
+        await asyncio.to_thread(_approve_as_responder, home, run_id, pending.path)
+    await client.get_workflow_handle(run_id).result()
+    final = await fl.status(client, run_id)
+    print_run(console, final)
+    return final
+
+
+def _start_registry(home: Path) -> tuple[ManagedProcess, str]:
+    from integrations.mlflow.testing import seed_model
+
+    port = free_port()
+    server = mlflow_server(home, port=port).start(timeout=180, detach=True)
+    uri = f"http://127.0.0.1:{port}"
+    seed_model(uri, COMPROMISED_MODEL, versions=3, verified=[1, 2])
+    return server, uri
+
+
+async def run_demo(home: Path) -> int:
+    """Start everything, fire two incidents, approve, print timelines and the review; 0 when both succeed."""
     from integrations.elasticsearch.sample_catalog import INCIDENTS, SampleIncident
     from integrations.elasticsearch.seed import seed_sample_data
 
     home = await asyncio.to_thread(home.resolve)
     await asyncio.to_thread(shutil.rmtree, home, True)
     settings = _demo_settings(home)
-    catalog = load_catalog([playbooks])
-    plan = compile_plan(catalog.get(DEMO_PLAYBOOK), catalog)
     started_at = time.monotonic()
-    async with LocalStack(settings) as stack:
-        es_url = stack.elasticsearch_url or ""
-        seeded = await asyncio.to_thread(seed_sample_data, es_url)
-        console.print(f"local stack up: Temporal {stack.temporal_address}, Elasticsearch {es_url}")
-        console.print(f"seeded {seeded.log_count} gateway log lines and {seeded.alert_count} security alerts")
-        client = await fl.connect_configured(settings, stack.connect_args())
-        stop = asyncio.Event()
-        worker = asyncio.create_task(serve_worker(client, settings, elasticsearch_url=es_url, stop=stop))
-        try:
-            spec = INCIDENTS[SampleIncident.PROMPT_INJECTION]
-            doc = await asyncio.to_thread(_read_alert_doc, es_url, seeded.alerts_index, spec.alert_id)
-            alert = normalize_elastic(doc, received_at=datetime.now(UTC)).alerts[0]
+    registry = asyncio.create_task(asyncio.to_thread(_start_registry, home))
+    results: list[RunState] = []
+    try:
+        async with LocalStack(settings) as stack:
+            es_url = stack.elasticsearch_url or ""
+            seeded = await asyncio.to_thread(seed_sample_data, es_url)
+            mlflow, mlflow_uri = await registry
+            # The worker runs in this process: actions read these like any deployment's settings.
+            os.environ.update(MLFLOW_TRACKING_URI=mlflow_uri, FIRELINE_HOME=str(home))
             console.print(
-                f"alert fired: [bold]{alert.title}[/] ({alert.severity.value}) on {alert.entities.models}"
+                f"local stack: Temporal {stack.temporal_address}, SIEM {es_url}, MLflow {mlflow_uri}"
             )
-            view = alert.template_view()
-            inputs = resolve_inputs(plan, view, {})
-            run = await fl.start_run(client, plan, view, inputs, task_queue=settings.temporal.task_queue)
-            console.print(f"playbook {plan.name} v{plan.version} started as run {run.run_id}")
-            state = await _wait_for_approval(client, run.run_id)
-            for pending in state.pending_approvals():
-                assert pending.approval is not None
-                console.print(f"approval requested: {pending.approval.title} — {pending.approval.details}")
-                await asyncio.to_thread(_approve_as_responder, home, run.run_id, pending.path)
-            await client.get_workflow_handle(run.run_id).result()
-            final = await fl.status(client, run.run_id)
-        finally:
-            stop.set()
-            await worker
-    print_run(console, final)
-    console.print(f"demo finished in {time.monotonic() - started_at:.1f} s; stack stopped")
-    return 0 if final.status is RunStatus.SUCCEEDED else 1
+            console.print(
+                f"SIEM seeded: {seeded.log_count} gateway log lines, {seeded.alert_count} security alerts"
+            )
+            client = await fl.connect_configured(settings, stack.connect_args())
+            stop = asyncio.Event()
+            listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            services = asyncio.create_task(
+                serve_services(
+                    settings,
+                    client,
+                    stop,
+                    elasticsearch_url=es_url,
+                    web_ui_url=stack.web_ui_url,
+                    on_receiver=listening.set_result,
+                )
+            )
+            try:
+                receiver = await asyncio.wait_for(listening, 60)
+                alert_doc = await asyncio.to_thread(
+                    _read_alert_doc,
+                    es_url,
+                    seeded.alerts_index,
+                    INCIDENTS[SampleIncident.PROMPT_INJECTION].alert_id,
+                )
+                injection = await asyncio.to_thread(_fire, receiver, home, "elastic", alert_doc)
+                results.append(await _respond(client, home, injection))
+                compromise = await asyncio.to_thread(_fire, receiver, home, "generic", COMPROMISE_ALERT)
+                results.append(await _respond(client, home, compromise))
+            finally:
+                stop.set()
+                await services
+                mlflow.stop()
+    finally:
+        if not registry.done():
+            registry.cancel()
+    _print_review(results[-1] if results else None)
+    console.print(f"demo finished in {time.monotonic() - started_at:.0f} s; everything it started is stopped")
+    return 0 if len(results) == 2 and all(r.status is RunStatus.SUCCEEDED for r in results) else 1
 
 
-def _read_alert_doc(es_url: str, index: str, alert_id: str) -> dict[str, object]:
+def _print_review(state: RunState | None) -> None:
+    review = state.outputs.get("review") if state else None
+    if not review or not Path(str(review)).is_file():
+        console.print("[red]no post-incident review was written[/]")
+        return
+    text = Path(str(review)).read_text(encoding="utf-8")
+    console.print(f"\n[bold]post-incident review[/] ({review}):\n")
+    console.print(Markdown("\n".join(text.splitlines()[:45])))
+
+
+def _read_alert_doc(es_url: str, index: str, alert_id: str) -> dict[str, Any]:
     from elasticsearch import Elasticsearch
 
     with Elasticsearch(es_url) as es:
-        found = es.get(index=index, id=alert_id)
-        return dict(found["_source"])
+        return dict(es.get(index=index, id=alert_id)["_source"])

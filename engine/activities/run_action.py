@@ -52,6 +52,16 @@ def cap_output(
     return ActionResult(output=preview, truncated=True, size_bytes=size)
 
 
+def refusal(message: str, error_type: str, *, retryable: bool = False) -> ApplicationError:
+    """An expected failure (an outside system or the configuration said no), logged quietly.
+
+    Only unexpected exceptions are worker faults worth a stack trace in the logs.
+    """
+    return ApplicationError(
+        message, type=error_type, non_retryable=not retryable, category=ApplicationErrorCategory.BENIGN
+    )
+
+
 class ActionRunner:
     """Holds what every attempt needs: the registry, configuration and the output cap."""
 
@@ -82,13 +92,11 @@ class ActionRunner:
             )
             register_secrets(secrets.values())  # so no log line can carry them
         except ActionNotFound as exc:
-            raise ApplicationError(str(exc), type="ActionNotFound", non_retryable=True) from None
+            raise refusal(str(exc), "ActionNotFound") from None
         except ValidationError as exc:
-            raise ApplicationError(
-                _argument_errors(request.action, exc), type="InvalidArguments", non_retryable=True
-            ) from None
+            raise refusal(_argument_errors(request.action, exc), "InvalidArguments") from None
         except SecretMissing as exc:
-            raise ApplicationError(str(exc), type="SecretMissing", non_retryable=True) from None
+            raise refusal(str(exc), "SecretMissing") from None
         ctx = ActionContext(
             run_id=request.run_id,
             workflow_id=info.workflow_id or request.run_id,
@@ -106,15 +114,9 @@ class ActionRunner:
         try:
             output = await _call(definition, ctx, params)
         except ActionError as exc:
-            # An outside system saying no is an expected outcome, not a worker fault: log it quietly.
-            raise ApplicationError(
-                str(exc),
-                type=exc.type,
-                non_retryable=not exc.retryable,
-                category=ApplicationErrorCategory.BENIGN,
-            ) from None
+            raise refusal(str(exc), exc.type, retryable=exc.retryable) from None
         except SecretMissing as exc:
-            raise ApplicationError(str(exc), type="SecretMissing", non_retryable=True) from None
+            raise refusal(str(exc), "SecretMissing") from None
         except Exception as exc:
             log.warning("action %s at %s raised %s", request.action, request.path, type(exc).__name__)
             raise ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__) from None

@@ -273,3 +273,39 @@ def temporal_answers(address: str, namespace: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
+
+
+#: Keep MLflow small and quiet: no job runner (a dozen worker processes), no telemetry.
+MLFLOW_ENV = {
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}
+
+
+def mlflow_server(home: Path, *, port: int) -> ManagedProcess:
+    """``mlflow server`` on 127.0.0.1:``port`` with its SQLite store and artifacts under ``home``.
+
+    Start it with ``detach=True``: its own session, so stopping it stops its uvicorn worker too.
+    """
+    argv = [
+        str(venv_binary("mlflow")),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{home / 'mlflow.db'}",
+        "--default-artifact-root",
+        str(home / "mlflow-artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    return ManagedProcess(
+        name="mlflow",
+        argv=argv,
+        log_path=home / "logs" / "mlflow.log",
+        ready=lambda: http_ok(f"http://127.0.0.1:{port}/health"),
+        env=MLFLOW_ENV,
+    )
