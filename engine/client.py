@@ -97,6 +97,9 @@ def run_id_for(plan: Plan, dedup_value: str) -> str:
     return f"{plan.name}-{digest}"
 
 
+_ENGINE = TemplateEngine()
+
+
 async def start_run(
     client: Client,
     plan: Plan,
@@ -111,7 +114,7 @@ async def start_run(
 
     Personal data named by ``pseudonymizer`` is replaced before anything reaches Temporal.
     """
-    engine = engine or TemplateEngine()
+    engine = engine or _ENGINE
     if pseudonymizer is not None:
         alert, inputs = pseudonymizer.scrub(alert, inputs)
     dedup_value = str(engine.render(plan.dedup_key, {"alert": dict(alert)}))
@@ -130,7 +133,12 @@ async def start_run(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         start_signal=JOIN_SIGNAL,
         start_signal_args=[joined],
-        memo={"playbook": plan.name, "status": "running", "title": joined.title},
+        memo={
+            "playbook": plan.name,
+            "status": "running",
+            "title": joined.title,
+            "severity": str(alert.get("severity", "")),
+        },
         static_summary=f"{plan.name} v{plan.version}: {joined.title}"[:200],
     )
     # signal-with-start answers whether it started a run; the SDK keeps that on the handle.

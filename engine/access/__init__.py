@@ -13,6 +13,7 @@ removing a token ends its sessions at once. Refusals are handed to ``audit_fn``.
 """
 
 from engine.access.gate import CSRF_FIELD, Access, AuditFn
+from engine.access.guard import protect, refusal
 from engine.access.models import (
     AccessDenied,
     AccessSettings,
@@ -42,4 +43,6 @@ __all__ = [
     "hash_token",
     "new_token",
     "parse_tokens",
+    "protect",
+    "refusal",
 ]

@@ -239,6 +239,7 @@ class Access:
             conn,
             {
                 "kind": "access.refused",
+                "outcome": "refused",
                 "status": exc.status,
                 "reason": exc.reason,
                 "user": principal.user if principal else None,
@@ -248,7 +249,10 @@ class Access:
         )
 
     async def audit(self, conn: HTTPConnection, event: dict[str, Any]) -> None:
-        """Hand ``event`` (plus time, method, path, remote address) to the audit trail; never raises."""
+        """Hand ``event`` (plus time, method, path, remote address) to the audit trail; never raises.
+
+        Every event names its ``kind`` and its ``outcome`` (``refused``, ``ok`` or ``failed``).
+        """
         full = {
             "at": datetime.fromtimestamp(self.clock(), UTC).isoformat(),
             "method": conn.scope.get("method", ""),

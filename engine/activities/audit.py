@@ -84,6 +84,7 @@ class AuditStore:
         self.url = url
         self.ca_file = ca_file
         self._ready: set[str] = set()
+        self._es: Any = None
 
     def _ensure_index(self, es: Any, name: str, mappings: dict[str, Any]) -> None:
         if name in self._ready:
@@ -97,8 +98,11 @@ class AuditStore:
         self._ready.add(name)
 
     def _client(self) -> Any:
+        """One client per store, reused by every write (the client is thread-safe and pools connections)."""
         assert self.url is not None
-        return engine_client(self.url, self.ca_file)
+        if self._es is None:
+            self._es = engine_client(self.url, self.ca_file)
+        return _Borrowed(self._es)
 
     def keep_result(self, key: str, data: Any) -> dict[str, str] | None:
         """Store a full action result too large for history; its reference, or None without a cluster."""
@@ -126,7 +130,8 @@ class AuditStore:
         with self._client() as es:
             for name in {audit_index(e) for e in events}:
                 self._ensure_index(es, name, AUDIT_MAPPING)
-            answer = es.bulk(operations=operations, refresh="wait_for")
+            # No refresh here: waiting for one would add up to a refresh interval to every step.
+            answer = es.bulk(operations=operations)
         if answer.get("errors"):
             failed = [i for i in answer["items"] if i.get("index", {}).get("error")]
             raise FirelineError(f"{len(failed)} audit event(s) were refused by Elasticsearch")
@@ -137,6 +142,7 @@ class AuditStore:
         if not self.url:
             raise FirelineError("no Elasticsearch is configured to read the audit trail from")
         with self._client() as es:
+            es.indices.refresh(index=AUDIT_INDEX_PATTERN, ignore_unavailable=True, allow_no_indices=True)
             answer = es.search(
                 index=AUDIT_INDEX_PATTERN,
                 query={"term": {"fireline.run.id": run_id}},
@@ -153,3 +159,16 @@ class AuditStore:
     async def store_audit(self, events: list[AuditEvent]) -> bool:
         """Store events that no action carried (the end of a run)."""
         return await asyncio.to_thread(self.write, events)
+
+
+class _Borrowed:
+    """Lends the shared client to a ``with`` block without closing it afterwards."""
+
+    def __init__(self, es: Any) -> None:
+        self.es = es
+
+    def __enter__(self) -> Any:
+        return self.es
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -124,6 +124,7 @@ class ActionRunner:
         keep = partial(self.audit.keep_result, request.idempotency_key)
         result = await asyncio.to_thread(cap_output, output, self.output_cap_bytes, keep)
         result.audit_stored = audit_stored
+        result.audit_enabled = self.audit.url is not None
         return result
 
     async def _store_audit(self, request: ActionRequest) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from enum import StrEnum
 
 from pydantic import BaseModel
 
@@ -17,13 +16,6 @@ from engine.plan.state import Decision, StepRecord, StepStatus
 #: Step paths as runs name them: ids, loop indexes and dots.
 STEP_PATH = re.compile(r"^[a-z][a-z0-9_]*(\[\d{1,6}\])?(\.[a-z][a-z0-9_]*(\[\d{1,6}\])?){0,20}$")
 MAX_REASON_CHARS = 2000
-
-
-class Outcome(StrEnum):
-    """What became of a decision the console sent."""
-
-    APPROVED = "approved"
-    REJECTED = "rejected"
 
 
 class Verdict(BaseModel):

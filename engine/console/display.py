@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -89,7 +89,10 @@ def age(seconds: float | None) -> str:
 
 def when(moment: datetime | None) -> str:
     """A UTC timestamp to the second."""
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else ""
+    if moment is None:
+        return ""
+    # isoformat is several times faster than strftime, and the list formats thousands of these.
+    return moment.astimezone(UTC).isoformat(sep=" ", timespec="seconds").replace("+00:00", "Z")
 
 
 def duration(start: datetime | None, end: datetime | None) -> str:

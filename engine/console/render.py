@@ -6,6 +6,7 @@ Run and alert data only ever enter templates as values, never as template source
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -20,6 +21,8 @@ from engine.console.graph import state_class
 HERE = Path(__file__).parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
+#: Ids made of these characters need no quoting in a URL path (fireline's own run ids are).
+_URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 
 def _static_version() -> str:
@@ -63,7 +66,8 @@ class Templates:
 
     def run_url(self, run_id: str, suffix: str = "") -> str:
         """The console page of a run."""
-        return f"{self.prefix}/runs/{quote(run_id, safe='')}{suffix}"
+        quoted = run_id if _URL_SAFE.match(run_id) else quote(run_id, safe="")
+        return f"{self.prefix}/runs/{quoted}{suffix}"
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         """``name`` rendered with ``context``."""

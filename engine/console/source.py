@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -23,7 +24,14 @@ from engine.workflows.types import RunInput
 
 #: Returns the Temporal client (or an awaitable of it); called once per use, so it may reconnect.
 ClientFactory = Callable[[], Client | Awaitable[Client]]
+log = logging.getLogger("fireline.console")
 VIA = "console"
+
+
+def _report_failure(task: asyncio.Task[Any]) -> None:
+    """Log a background listing that failed (the next request tries again)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("background run listing failed: %s", type(task.exception()).__name__)
 
 
 class SourceUnavailable(FirelineError):
@@ -61,14 +69,17 @@ class TemporalRunSource:
         *,
         max_runs: int = 1000,
         list_ttl_s: float = 2.0,
+        max_stale_s: float = 30.0,
         timeout_s: float = 5.0,
     ) -> None:
         self._factory = client_factory
         self.max_runs = max_runs
         self.list_ttl_s = list_ttl_s
+        self.max_stale_s = max_stale_s
         self.timeout_s = timeout_s
         self._listed: tuple[float, list[fl.RunSummary]] | None = None
         self._list_lock = asyncio.Lock()
+        self._refresh: asyncio.Task[list[fl.RunSummary]] | None = None
         self._alerts: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     async def _client(self) -> Client:
@@ -84,16 +95,36 @@ class TemporalRunSource:
             ) from None
 
     async def runs(self) -> list[fl.RunSummary]:
-        """Open and recent runs, shared between requests for ``list_ttl_s``."""
+        """Open and recent runs, shared between requests.
+
+        Younger than ``list_ttl_s``: returned as is. Older, up to ``max_stale_s``: returned at once
+        while a fresh listing is fetched in the background for the next request (pages stay fast
+        however long Temporal takes to list a thousand runs). Older still, or after a decision:
+        fetched before answering.
+        """
         loop = asyncio.get_running_loop()
-        async with self._list_lock:
-            if self._listed is not None and loop.time() - self._listed[0] < self.list_ttl_s:
-                return self._listed[1]
+        listed = self._listed
+        if listed is not None:
+            age = loop.time() - listed[0]
+            if age < self.list_ttl_s:
+                return listed[1]
+            if age < self.max_stale_s:
+                if self._refresh is None or self._refresh.done():
+                    self._refresh = asyncio.create_task(self._fetch_runs())
+                    self._refresh.add_done_callback(_report_failure)
+                return listed[1]
+        return await self._fetch_runs()
+
+    async def _fetch_runs(self) -> list[fl.RunSummary]:
+        async with self._list_lock:  # one listing at a time; waiters take its result
+            listed = self._listed
+            if listed is not None and asyncio.get_running_loop().time() - listed[0] < self.list_ttl_s:
+                return listed[1]
             client = await self._client()
             found: list[fl.RunSummary] = await self._bounded(
                 fl.list_runs(client, limit=self.max_runs), "the run listing"
             )
-            self._listed = (loop.time(), found)
+            self._listed = (asyncio.get_running_loop().time(), found)
             return found
 
     async def state(self, run_id: str) -> RunState:

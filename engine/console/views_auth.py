@@ -51,9 +51,8 @@ async def login(console: Console, request: Request) -> Response:
     response = RedirectResponse(target, status_code=303)
     access.set_session(request, response, cookie)
     access.clear_login_challenge(request, response)
-    await access.audit(
-        request, {"kind": "access.login", "user": principal.user, "role": principal.role.value}
-    )
+    event = {"kind": "access.login", "outcome": "ok", "user": principal.user, "role": principal.role.value}
+    await access.audit(request, event)
     return response
 
 
@@ -70,5 +69,5 @@ async def logout(console: Console, request: Request) -> Response:
         return await console.refuse(request, exc, Kind.PAGE)
     response = RedirectResponse(f"{console.prefix}/login", status_code=303)
     access.end_session(request, response)
-    await access.audit(request, {"kind": "access.logout", "user": principal.user})
+    await access.audit(request, {"kind": "access.logout", "outcome": "ok", "user": principal.user})
     return response

@@ -102,12 +102,14 @@ class RunViews:
         state = await self._state(request.path_params["run_id"], principal)
         if isinstance(state, Response):
             return state
-        parsed = parse_decision(form or {})
         event: dict[str, Any] = {"run_id": state.run_id, "user": principal.user, "role": principal.role.value}
+
+        async def audit(kind: str, outcome: str, reason: str) -> None:
+            await console.access.audit(request, {"kind": kind, "outcome": outcome, **event, "reason": reason})
+
+        parsed = parse_decision(form or {})
         if isinstance(parsed, str):
-            await console.access.audit(
-                request, {"kind": "console.decision_refused", **event, "reason": parsed}
-            )
+            await audit("console.decision_refused", "refused", parsed)
             return await self._render(principal, state, error=parsed, status=400)
         step, decision, reason = parsed
         groups = groups_of(console.settings.approver_groups, principal.user)
@@ -117,9 +119,7 @@ class RunViews:
                 state.run_id, step, decision, principal.approver, groups=groups, reason=reason
             )
         except ApprovalRefused as exc:
-            await console.access.audit(
-                request, {"kind": "console.decision_refused", **event, "reason": str(exc)}
-            )
+            await audit("console.decision_refused", "refused", str(exc))
             fresh = await self._state(state.run_id, principal)
             return await self._render(
                 principal, fresh if isinstance(fresh, RunState) else state, error=str(exc), status=409
@@ -127,16 +127,10 @@ class RunViews:
         except RunNotFound:
             return console.not_found(principal, f"no open run {state.run_id}")
         except Exception as exc:  # Temporal slow or down: nothing was decided, the responder may retry
-            await console.access.audit(
-                request, {"kind": "console.decision_failed", **event, "reason": type(exc).__name__}
-            )
-            return await self._render(
-                principal,
-                state,
-                error=f"the decision did not reach the run ({type(exc).__name__})",
-                status=503,
-            )
-        await console.access.audit(request, {"kind": "console.decision", **event, "reason": reason})
+            await audit("console.decision_failed", "failed", type(exc).__name__)
+            error = f"the decision did not reach the run ({type(exc).__name__})"
+            return await self._render(principal, state, error=error, status=503)
+        await audit("console.decision", "ok", reason)
         console.waiting.forget(state.run_id)
         done = "approve" if decision is Decision.APPROVE else "reject"
         target = console.templates.run_url(state.run_id) + "?" + urlencode({"done": done, "step": step})

@@ -90,7 +90,7 @@ class ApprovalDesk:
             "decided_by": approval.decided_by,
             "reason": approval.reason,
         }
-        await self._notify(NoticeKind.DECIDED, record, evidence)
+        await self._notify(NoticeKind.DECIDED, record, evidence, wait=False)
 
     async def _remind_until_deadline(self, spec: ApprovalPlan, record: StepRecord, evidence: str) -> bool:
         """Wait for the deadline, stopping at each reminder; the last reminder escalates."""
@@ -105,7 +105,7 @@ class ApprovalDesk:
             approval.reminded_at.append(now)
             left_s = (approval.deadline - now).total_seconds()
             self.audit.append(now, "approval.reminded", step=record.path, detail={"left_s": left_s})
-            await self._notify(NoticeKind.REMINDER, record, evidence)
+            await self._notify(NoticeKind.REMINDER, record, evidence, wait=False)
             if index == len(reminders) - 1 and spec.escalate_to:
                 await self._escalate(spec, record, evidence)
         left_s = (approval.deadline - self.executor.now()).total_seconds()
@@ -119,9 +119,11 @@ class ApprovalDesk:
         self.audit.append(
             approval.escalated_at, "approval.escalated", step=record.path, detail={"to": spec.escalate_to}
         )
-        await self._notify(NoticeKind.ESCALATED, record, evidence)
+        await self._notify(NoticeKind.ESCALATED, record, evidence, wait=False)
 
-    async def _notify(self, kind: NoticeKind, record: StepRecord, evidence: str) -> None:
+    async def _notify(
+        self, kind: NoticeKind, record: StepRecord, evidence: str, *, wait: bool = True
+    ) -> None:
         approval = record.approval
         assert approval is not None
         notice = ApprovalNotice(
@@ -133,6 +135,9 @@ class ApprovalDesk:
             evidence=evidence,
             messages=[MessageRef.model_validate(m) for m in approval.messages],
         )
+        if not wait:
+            await self.executor.notify_later(notice)
+            return
         refs = await self.executor.notify(notice)
         known = {(m["channel"], m["ts"]) for m in approval.messages}
         approval.messages += [r.model_dump() for r in refs if (r.channel, r.ts) not in known]

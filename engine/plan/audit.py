@@ -52,6 +52,7 @@ class AuditChain:
         self.last_hash = GENESIS
         self.seq = 0
         self.pending: list[AuditEvent] = []
+        self.enabled = True
 
     def append(self, at: datetime, action: str, **fields: Any) -> AuditEvent:
         """Add an event after the last one."""
@@ -69,8 +70,14 @@ class AuditChain:
         )
         event.hash = event.digest()
         self.last_hash = event.hash
-        self.pending.append(event)
+        if self.enabled:
+            self.pending.append(event)
         return event
+
+    def disable(self) -> None:
+        """Stop keeping events for storage (the hash chain itself goes on)."""
+        self.enabled = False
+        self.pending.clear()
 
     def stored(self, events: list[AuditEvent]) -> None:
         """Forget events that an activity has stored."""

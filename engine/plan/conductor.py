@@ -153,6 +153,7 @@ class Conductor:
             self.audit.append(self.state.finished_at, "run.finished", outcome=self.state.status.value)
             await self._store_audit()
             raise
+        await self.executor.drain()
         self.state.finished_at = self.executor.now()
         self.audit.append(
             self.state.finished_at,
@@ -164,6 +165,8 @@ class Conductor:
         return self.state
 
     async def _store_audit(self) -> None:
+        if not self.audit.enabled:
+            return
         pending = list(self.audit.pending)
         if pending and await self.executor.store_audit(pending):
             self.audit.stored(pending)
@@ -275,6 +278,8 @@ class Conductor:
             record.status = StepStatus.SUCCEEDED
             if outcome.audit_stored:
                 self.audit.stored(call.audit)
+            if not outcome.audit_enabled:
+                self.audit.disable()  # the worker has nowhere to keep a trail: stop carrying it
             return
 
     async def _approval(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:

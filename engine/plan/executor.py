@@ -41,6 +41,7 @@ class ActionOutcome:
 
     output: Any
     audit_stored: bool = False
+    audit_enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,14 @@ class Executor(Protocol):
 
     async def notify(self, notice: ApprovalNotice) -> list[MessageRef]:
         """Tell responders about an approval; never raises (a lost notice must not stop the run)."""
+        ...
+
+    async def notify_later(self, notice: ApprovalNotice) -> None:
+        """Send a notice without holding up the run (awaited by :meth:`drain`)."""
+        ...
+
+    async def drain(self) -> None:
+        """Wait for notices sent with :meth:`notify_later`."""
         ...
 
     async def store_audit(self, events: list[AuditEvent]) -> bool:

@@ -73,6 +73,12 @@ class SimulatedExecutor:
         self.notices.append(notice)
         return []
 
+    async def notify_later(self, notice: ApprovalNotice) -> None:
+        self.notices.append(notice)
+
+    async def drain(self) -> None:
+        return None
+
     async def run_child(self, path: str, playbook: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         plan = self.plan.subplans.get(playbook)
         if plan is None:

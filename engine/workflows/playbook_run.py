@@ -28,8 +28,10 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_NAME,
         AUDIT_ACTIVITY,
         AUDIT_PATCH,
+        BACKGROUND_NOTICES_PATCH,
         DECIDE_UPDATE,
         JOIN_SIGNAL,
+        LEAN_MEMO_PATCH,
         NOTICES_PATCH,
         NOTIFY_ACTIVITY,
         STATUS_QUERY,
@@ -49,6 +51,7 @@ class _TemporalExecutor:
     def __init__(self, run_input: RunInput, run_id: str) -> None:
         self.input = run_input
         self.run_id = run_id
+        self.background: list[asyncio.Future[list[MessageRef]]] = []
 
     def now(self) -> datetime:
         return workflow.now()
@@ -72,11 +75,12 @@ class _TemporalExecutor:
                 start_to_close_timeout=timedelta(seconds=call.timeout_s),
                 # The conductor retries, so every attempt and its error lands on the timeline.
                 retry_policy=RetryPolicy(maximum_attempts=1),
-                summary=f"{call.path} ({call.action}) attempt {call.attempt}",
             )
         except ActivityError as err:
             raise _as_failure(err) from None
-        return ActionOutcome(result.output, audit_stored=result.audit_stored)
+        return ActionOutcome(
+            result.output, audit_stored=result.audit_stored, audit_enabled=result.audit_enabled
+        )
 
     async def store_audit(self, events: list[AuditEvent]) -> bool:
         if not workflow.patched(AUDIT_PATCH):
@@ -88,7 +92,6 @@ class _TemporalExecutor:
                 result_type=bool,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=1)),
-                summary=f"audit trail: {len(events)} event(s)",
             )
         except ActivityError as err:
             workflow.logger.warning(
@@ -107,12 +110,23 @@ class _TemporalExecutor:
                 result_type=list[MessageRef],
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1)),
-                summary=f"{notice.step}: {notice.kind.value}",
             )
         except ActivityError as err:
             workflow.logger.warning("approval notice for %s was not delivered: %s", notice.step, err.cause)
             return []
         return refs
+
+    async def notify_later(self, notice: ApprovalNotice) -> None:
+        if not workflow.patched(BACKGROUND_NOTICES_PATCH):
+            await self.notify(notice)
+            return
+        # Reminders and "decided" updates must not hold up the run; they are awaited at its end.
+        self.background.append(asyncio.ensure_future(self.notify(notice)))
+
+    async def drain(self) -> None:
+        if self.background:
+            await asyncio.gather(*self.background)
+            self.background.clear()
 
     async def sleep(self, seconds: float) -> None:
         await workflow.sleep(seconds)
@@ -209,7 +223,9 @@ class PlaybookRun:
 
     @workflow.run
     async def run(self, run_input: RunInput) -> RunState:
-        self._publish()
+        self.lean_memo = workflow.patched(LEAN_MEMO_PATCH)
+        if not self.lean_memo:
+            self._publish()
         try:
             await self.conductor.run()
         except asyncio.CancelledError:
@@ -220,6 +236,10 @@ class PlaybookRun:
         return self.state
 
     def _publish(self) -> None:
+        if getattr(self, "lean_memo", False):
+            # The client wrote playbook, title and severity at start; only the status changes.
+            workflow.upsert_memo({"status": self.state.status.value})
+            return
         workflow.upsert_memo(
             {
                 "playbook": self.state.playbook,

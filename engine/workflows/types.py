@@ -16,6 +16,10 @@ NOTIFY_ACTIVITY = "notify_approval"
 #: Runs recorded before approval notices existed replay without them.
 NOTICES_PATCH = "approval-notices-v1"
 AUDIT_ACTIVITY = "store_audit"
+#: Reminders and decided-notices go out without holding up the next step.
+BACKGROUND_NOTICES_PATCH = "background-notices-v1"
+#: The client writes the memo at start; the run only updates its status at the end.
+LEAN_MEMO_PATCH = "lean-memo-v1"
 #: Runs recorded before the audit trail existed replay without its final store.
 AUDIT_PATCH = "audit-trail-v1"
 STATUS_QUERY = "status"
@@ -74,3 +78,4 @@ class ActionResult(BaseModel):
     truncated: bool = False
     size_bytes: int = 0
     audit_stored: bool = False
+    audit_enabled: bool = False

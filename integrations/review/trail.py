@@ -23,6 +23,9 @@ def read_trail(es: elasticsearch.Elasticsearch, run_id: str, index: str) -> tupl
     events: list[AuditRecord] = []
     unreadable = 0
     after: list[Any] | None = None
+    with translated(f"refresh the audit trail of {run_id}"):
+        # The engine writes the trail without waiting for a refresh; make the latest events visible.
+        es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
     while len(events) < MAX_EVENTS:
         with translated(f"read the audit trail of {run_id}"):
             answer = es.search(

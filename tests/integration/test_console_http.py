@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from engine.access import Access, AccessSettings
-from engine.plan.state import Decision, StepStatus
+from engine.plan.state import Decision, JoinedAlert, StepStatus
 from engine.spec.catalog import Catalog, validate_text
 from tests.fixtures.actions import TEST_REGISTRY
 from tests.fixtures.console import (
@@ -167,7 +168,8 @@ async def test_session_forms_need_their_csrf_token(
     after = await http.get(ok.headers["location"])
     assert "You approved approve." in after.text and "clear evidence" in after.text
     decided = [e for e in audit.events if e["kind"] == "console.decision"]
-    assert decided[0]["by"] == "user:U1" and decided[0]["groups"] == []
+    assert decided[0]["by"] == "user:U1" and decided[0]["groups"] == [] and decided[0]["outcome"] == "ok"
+    assert {e["outcome"] for e in audit.refusals()} == {"refused"}
 
 
 async def test_the_login_form_itself_is_protected_and_wrong_tokens_are_audited(
@@ -244,7 +246,9 @@ async def test_group_members_decide_and_outsiders_are_told_why_not(
     assert kinds.count("console.decision_refused") == 2 and kinds.count("console.decision") == 1
 
 
-async def test_alert_data_is_escaped_on_every_page(http: httpx.AsyncClient) -> None:
+async def test_alert_data_is_escaped_on_every_page(http: httpx.AsyncClient, source: FakeRunSource) -> None:
+    joined = JoinedAlert(id="a-2", title="<svg onload=alert(2)>", received_at=datetime.now(UTC))
+    source.states["run-1"].joined_alerts.append(joined)
     for path in ("/console/", "/console/rows", "/console/runs/run-1"):
         page = await http.get(path, headers=bearer("viewer"))
         assert page.status_code == 200
@@ -252,6 +256,8 @@ async def test_alert_data_is_escaped_on_every_page(http: httpx.AsyncClient) -> N
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text, path
     run = await http.get("/console/runs/run-1", headers=bearer("viewer"))
     assert "&lt;img src=x onerror=alert(1)&gt;" in run.text
+    assert "&lt;svg onload=alert(2)&gt;" in run.text and "<svg onload" not in run.text
+    assert "<details><summary>message=&lt;script&gt;" in run.text  # outputs are collapsed
     assert 'href="http://127.0.0.1:8233/namespaces/default/workflows/run-1"' in run.text
     assert "class run_1" not in run.text and "class approve st_waiting" in run.text
 

@@ -1,0 +1,231 @@
+"""The results: a table of absolute numbers and ratios, ``latest.json`` and a PNG chart."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+OVERHEAD_TARGET = 1.15
+THROUGHPUT_TARGET = 0.85
+
+
+def _ms(summary: dict[str, Any] | None, key: str) -> str:
+    return "-" if not summary else f"{summary[key]:.1f} ms"
+
+
+def _x(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}x"
+
+
+def _verdict(value: Any, target: float, higher_is_better: bool) -> str:
+    if not isinstance(value, int | float) or math.isnan(value):
+        return ""
+    ok = value >= target if higher_is_better else value <= target
+    return f"{'ok' if ok else 'MISSED'} ({'≥' if higher_is_better else '≤'} {target})"
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(figure, engine, baseline, ratio, target) rows."""
+    out: list[tuple[str, str, str, str, str]] = []
+    if "flags_stock_ms" in r:
+        for q in ("p50", "p95"):
+            out.append(
+                (
+                    f"5 activities, stock vs tuned server {q} (n={r['flags_n']})",
+                    f"tuned {_ms(r['flags_tuned_ms'], q)}",
+                    f"stock {_ms(r['flags_stock_ms'], q)}",
+                    f"{r[f'flags_speedup_{q}']:.2f}x faster",
+                    "",
+                )
+            )
+    if "overhead_engine_ms" in r:
+        for q in ("p50", "p95"):
+            out.append(
+                (
+                    f"5-step run start→result {q} (n={r['overhead_n']})",
+                    _ms(r["overhead_engine_ms"], q),
+                    _ms(r["overhead_baseline_ms"], q),
+                    _x(r[f"overhead_ratio_{q}"]),
+                    _verdict(r[f"overhead_ratio_{q}"], OVERHEAD_TARGET, False),
+                )
+            )
+        out.append(
+            (
+                "CPU per run: this process (client+worker)",
+                f"{r['cpu_ms_per_run_engine']:.1f} ms",
+                f"{r['cpu_ms_per_run_baseline']:.1f} ms",
+                _x(r["cpu_ms_per_run_engine"] / r["cpu_ms_per_run_baseline"]),
+                "",
+            )
+        )
+        out.append(
+            (
+                "CPU per run: Temporal server",
+                f"{r['server_cpu_ms_per_run_engine']:.1f} ms",
+                f"{r['server_cpu_ms_per_run_baseline']:.1f} ms",
+                _x(r["server_cpu_ms_per_run_engine"] / max(r["server_cpu_ms_per_run_baseline"], 1e-9)),
+                "",
+            )
+        )
+    if "per_step_overhead_ms" in r:
+        out.append(
+            (
+                "engine's own time per step (conduct+templating+wrapper)",
+                f"{r['per_step_overhead_ms']:.3f} ms",
+                f"1 round trip {r.get('activity_round_trip_ms', 0):.1f} ms",
+                f"{r.get('per_step_overhead_share', 0) * 100:.1f}% of it",
+                "",
+            )
+        )
+        if "per_step_overhead_e2e_ms" in r:
+            out.append(
+                (
+                    "end-to-end extra per step ((engine-baseline) p50 / 5)",
+                    f"{r['per_step_overhead_e2e_ms']:.2f} ms",
+                    "",
+                    "",
+                    "",
+                )
+            )
+    if isinstance(r.get("audit_es"), str):
+        out.append(("5-step run, audit trail in Elasticsearch", r["audit_es"], "", "", ""))
+    elif "audit_es_engine_ms" in r:
+        for q in ("p50", "p95"):
+            out.append(
+                (
+                    f"5-step run, audit trail in Elasticsearch {q} (n={r['audit_es_n']})",
+                    _ms(r["audit_es_engine_ms"], q),
+                    _ms(r["audit_es_baseline_ms"], q),
+                    _x(r[f"audit_es_ratio_{q}"]),
+                    "",
+                )
+            )
+        if "audit_es_extra_per_step_ms" in r:
+            out.append(
+                (
+                    "audit writes per step (with ES minus without)",
+                    f"{r['audit_es_extra_per_step_ms']:.2f} ms",
+                    "",
+                    "",
+                    "",
+                )
+            )
+    if "approval_engine_ms" in r:
+        for q in ("p50", "p95"):
+            out.append(
+                (
+                    f"decision → next step started {q} (n={r['approval_n']})",
+                    _ms(r["approval_engine_ms"], q),
+                    _ms(r["approval_baseline_ms"], q),
+                    _x(r[f"approval_ratio_{q}"]),
+                    "",
+                )
+            )
+    if "throughput_ratio" in r:
+        out.append(
+            (
+                f"throughput, {r['throughput_in_flight']} in flight"
+                f" ({r['throughput_runs_per_side']} runs/side)",
+                f"{r['throughput_engine_runs_per_s']:.1f} runs/s",
+                f"{r['throughput_baseline_runs_per_s']:.1f} runs/s",
+                _x(r["throughput_ratio"]),
+                _verdict(r["throughput_ratio"], THROUGHPUT_TARGET, True),
+            )
+        )
+    if "parked_engine" in r:
+        e, b = r["parked_engine"], r["parked_baseline"]
+        n = r["parked_n"]
+        out.append(
+            (
+                f"{n} parked: worker RSS growth",
+                f"{e['rss_growth_mib']:.1f} MiB",
+                f"{b['rss_growth_mib']:.1f} MiB",
+                _x(r["parked_rss_growth_ratio"]),
+                "",
+            )
+        )
+        out.append(
+            (
+                f"{n} parked: RSS per parked run",
+                f"{e['rss_growth_kib_per_run']:.0f} KiB",
+                f"{b['rss_growth_kib_per_run']:.0f} KiB",
+                "",
+                "",
+            )
+        )
+        out.append(
+            (
+                f"{n} parked: decide all (50 at a time)",
+                f"{e['decide_all_s']:.1f} s",
+                f"{b['decide_all_s']:.1f} s",
+                _x(r["parked_decide_all_ratio"]),
+                "",
+            )
+        )
+    if isinstance(r.get("ingest"), str):
+        out.append(("ingest storm", r["ingest"], "", "", ""))
+    elif "ingest_alerts_per_s" in r:
+        out.append(
+            (
+                f"ingest storm: {r['ingest_alerts']} alerts, {r['ingest_fingerprints']} fingerprints",
+                f"{r['ingest_alerts_per_s']:.0f} alerts/s",
+                "",
+                "",
+                f"runs started {r['ingest_distinct_runs']} (want {r['ingest_fingerprints']})",
+            )
+        )
+        out.append(
+            (
+                "ingest storm: accept latency p50 / p99",
+                f"{r['ingest_accept_p50_ms']:.1f} / {r['ingest_accept_p99_ms']:.1f} ms",
+                "",
+                "",
+                "",
+            )
+        )
+    if "validate_50_ms" in r:
+        out.append(
+            (
+                f"validate {r['validate_50_playbooks']} playbooks (load_catalog)",
+                f"{r['validate_50_ms']:.0f} ms",
+                "",
+                "",
+                "",
+            )
+        )
+    if "template_1mb_ms" in r:
+        out.append(
+            (
+                "render templates against a 1 MB alert",
+                f"{r['template_1mb_ms']:.2f} ms",
+                f"small alert {r['template_small_alert_ms']:.2f} ms",
+                "",
+                "",
+            )
+        )
+    return out
+
+
+def table(r: dict[str, Any]) -> str:
+    """The results as an aligned text table (also pasted into the README)."""
+    head = ("figure", "engine", "hand-written", "ratio", "target")
+    body = rows(r)
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(5)]
+    lines = [
+        " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [head, *body]
+    ]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write_json(r: dict[str, Any], path: Path | None = None) -> Path:
+    """Write ``latest.json`` (NaN as null)."""
+    path = path or RESULTS / "latest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = json.loads(json.dumps(r, default=str).replace("NaN", "null"))
+    path.write_text(json.dumps(clean, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    return path
