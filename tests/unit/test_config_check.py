@@ -51,7 +51,8 @@ def test_a_good_production_file_passes(tmp_path: Path) -> None:
     assert report.ok, report.render()
     assert report.config_file == path
     text = report.render()
-    assert "1 valid in playbooks: prompt-injection-response" in text
+    shipped = sorted(p.stem for p in (Path(__file__).parents[2] / "playbooks").glob("*.yaml"))
+    assert f"{len(shipped)} valid in playbooks: {', '.join(shipped)}" in text
     assert "temporal.internal:7233 namespace fireline, plaintext" in text
     assert text.endswith("OK: 0 error(s), 0 warning(s)")
 
