@@ -139,7 +139,8 @@ async def measure(count: int, requests: int) -> dict[str, dict[str, float]]:
     source = MemorySource(count)
     catalog = load_catalog([Path("playbooks")])
     store = TokenStore(entries={hash_token(TOKEN): TokenEntry(user="U1", role=Role.RESPONDER)})
-    home = Path(tempfile.mkdtemp(prefix="fireline-console-bench-"))
+    # An empty home: no reviews, no local stack (so no Web UI link to look up).
+    home = Path(tempfile.gettempdir()) / "fireline-console-bench-home"
     access = Access(AccessSettings(), store=store)
     routes = console_routes(Settings(home=home), None, lambda: catalog, access=access, source=source)
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only then; without it

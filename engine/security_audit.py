@@ -28,9 +28,10 @@ class SecurityAudit:
     def __call__(self, event: dict[str, Any]) -> None:
         """Record one security event (the callback receivers and the console are given)."""
         kind = str(event.get("kind", "security.event"))[:100]
-        detail = {k: str(v)[:500] for k, v in event.items() if k != "kind"}
+        detail = {k: str(v)[:500] for k, v in event.items() if k not in ("kind", "outcome")}
         with self._lock:
-            record = self.chain.append(datetime.now(UTC), kind, outcome="refused", detail=detail)
+            outcome = str(event.get("outcome", "refused"))[:20]
+            record = self.chain.append(datetime.now(UTC), kind, outcome=outcome, detail=detail)
             pending = list(self.chain.pending)
             try:
                 stored = self.store.write(pending) if self.store is not None else False

@@ -102,10 +102,14 @@ async def serve_services(
     on_receiver: Callable[[str], None] | None = None,
 ) -> None:
     """The worker and the receiver (alerts, Slack, hunts, poller) until ``stop`` is set."""
+    from engine.console import console_routes
     from engine.ingest.config import ensure_webhook_secret
     from engine.ingest.server import serve_ingest
 
     ensure_webhook_secret(settings.home.resolve())
+    if settings.access.tokens_file is None:  # where `fireline token` puts them by default
+        access = settings.access.model_copy(update={"tokens_file": settings.home.resolve() / "tokens.yaml"})
+        settings = settings.model_copy(update={"access": access})
     catalog = load_catalog([settings.playbooks_dir])
     for diagnostic in catalog.diagnostics:
         log.warning("playbook not loaded: %s", diagnostic.render())
@@ -119,7 +123,12 @@ async def serve_services(
             stop,
             elasticsearch_url=elasticsearch_url,
             web_ui_url=web_ui_url,
-            extra_routes=receiver_extra_routes(settings, client, audit),
+            extra_routes=[
+                *receiver_extra_routes(settings, client, audit),
+                *console_routes(
+                    settings, lambda: client, lambda: catalog, audit_fn=audit, web_ui_url=web_ui_url
+                ),
+            ],
             on_listening=on_receiver,
         )
     ]

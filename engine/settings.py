@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from engine.access.models import AccessSettings
 from engine.errors import ConfigError
 from engine.observability import ObservabilitySettings
 
@@ -222,6 +223,7 @@ class Settings(BaseSettings):
     output_cap_bytes: int = Field(262144, gt=0, description="Largest step output kept inline in history.")
     data_protection: DataProtectionSettings = Field(default_factory=DataProtectionSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
 
     _config_file: Path | None = PrivateAttr(default=None)
 

