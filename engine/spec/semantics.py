@@ -200,7 +200,7 @@ class Checker:
                 self.error((*path, "with"), f"{name} needs parameter {key!r}", code="missing-parameter")
             elif key in args and info.annotation is not None and not _has_template(args[key]):
                 try:
-                    TypeAdapter(info.annotation).validate_python(args[key])
+                    _adapter(info.annotation).validate_python(args[key])
                 except ValidationError as exc:
                     reason = exc.errors()[0]["msg"]
                     self.error((*path, "with", key), f"{key}: {reason}", code="bad-argument")
@@ -271,6 +271,18 @@ class Checker:
         else:
             hint = did_you_mean(target, sorted(scope.visible | scope.later | self.all_ids))
             self.error(path, f"unknown step {target!r}", hint or "no step has that id", code="unknown-step")
+
+
+_ADAPTERS: dict[int, tuple[Any, TypeAdapter[Any]]] = {}
+
+
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    """One TypeAdapter per parameter type: building them is what static argument checks cost."""
+    cached = _ADAPTERS.get(id(annotation))
+    if cached is None or cached[0] is not annotation:  # keeping the annotation makes the id unambiguous
+        cached = (annotation, TypeAdapter(annotation))
+        _ADAPTERS[id(annotation)] = cached
+    return cached[1]
 
 
 def _load_hint(registry: ActionRegistry, name: str) -> str:

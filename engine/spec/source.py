@@ -10,6 +10,8 @@ import yaml
 from engine.errors import Diagnostic
 
 Path = tuple[str | int, ...]
+#: LibYAML's parser when the wheel has it (about 10x faster); both give the same nodes and marks.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def format_path(path: Path) -> str:
@@ -99,7 +101,7 @@ def parse_yaml(text: str, file: str = "<string>") -> SourceDocument:
     """Parse ``text``; syntax errors become diagnostics rather than exceptions."""
     doc = SourceDocument(file=file, text=text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -9,6 +9,8 @@ Names the template binds itself (loop targets, ``{% set %}``, macro arguments,
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 
 from jinja2 import nodes
@@ -180,6 +182,12 @@ def references(text: str, *, bare: bool = False) -> list[Reference]:
     A path stops at the first dynamic part (``steps[name].output`` gives ``steps`` with an
     empty path). Raises TemplateError on a syntax error.
     """
+    return list(_references(text, bare))
+
+
+@functools.lru_cache(maxsize=4096)
+def _references(text: str, bare: bool) -> tuple[Reference, ...]:
+    # Catalogs repeat the same expressions across playbooks; parsing is the cost, so remember it.
     tree: nodes.Node
     try:
         tree = parse_expression(_parser_env, text) if bare else parse_template(_parser_env, text)
@@ -190,4 +198,4 @@ def references(text: str, *, bare: bool = False) -> list[Reference]:
         finder.body(tree.body, set())
     else:
         finder.visit(tree, set())
-    return list(finder.found)
+    return tuple(finder.found)
