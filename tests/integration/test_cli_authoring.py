@@ -42,9 +42,9 @@ steps:
 def test_validate_shipped_playbooks_ok() -> None:
     done = fireline("validate", "playbooks")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith(
-        "ok  playbooks/prompt-injection-response.yaml: prompt-injection-response v1"
-    )
+    lines = done.stdout.splitlines()
+    assert "ok  playbooks/prompt-injection-response.yaml: prompt-injection-response v1 (6 steps)" in lines
+    assert len(lines) == len(list((ROOT / "playbooks").glob("*.yaml"))) >= 8
 
 
 def test_validate_reports_every_error_with_location(tmp_path: Path) -> None:
