@@ -131,8 +131,6 @@ async def start_run(
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        start_signal=JOIN_SIGNAL,
-        start_signal_args=[joined],
         memo={
             "playbook": plan.name,
             "status": "running",
@@ -141,9 +139,20 @@ async def start_run(
         },
         static_summary=f"{plan.name} v{plan.version}: {joined.title}"[:200],
     )
-    # signal-with-start answers whether it started a run; the SDK keeps that on the handle.
+    # The server answers whether it started a run or found the open one (the SDK keeps the answer on
+    # the handle). Only a repeat pays for a signal; a new run starts with the alert as its input.
     response = getattr(handle, "_start_workflow_response", None)
-    started = bool(getattr(response, "started", False))
+    started = bool(getattr(response, "started", True))
+    if not started:
+        try:
+            await handle.signal(JOIN_SIGNAL, joined)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            # The open run closed between the two calls: start afresh for this alert.
+            return await start_run(
+                client, plan, alert, inputs, task_queue=task_queue, engine=engine, pseudonymizer=None
+            )
     return StartedRun(run_id=run_id, temporal_run_id=handle.result_run_id, joined=not started)
 
 
