@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,14 @@ class ActionContext:
             return self.secrets[name]
         except KeyError:
             raise SecretMissing(f"secret {name!r} is not configured for {self.step_path}") from None
+
+    def setting(self, name: str) -> str | None:
+        """A non-secret setting: the worker's configuration (exact or lower-case name), else the
+        environment; an empty value counts as unset."""
+        value = self.settings.get(name, self.settings.get(name.lower()))
+        if value is None:
+            value = os.environ.get(name)
+        return str(value) if value not in (None, "") else None
 
     def optional_secret(self, name: str) -> str | None:
         """Return the secret ``name`` or ``None`` when it is not configured."""

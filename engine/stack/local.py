@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from engine.errors import StackError
 from engine.settings import Settings, TemporalConnectArgs
@@ -39,9 +38,6 @@ from engine.stack.state import (
     read_status,
     save_state,
 )
-
-if TYPE_CHECKING:
-    from temporalio.client import Client
 
 LOOPBACK = "127.0.0.1"
 #: Processes that use the servers stop first, so they do not fail against a vanished server.
@@ -305,22 +301,6 @@ def connect_args(settings: Settings) -> TemporalConnectArgs:
             "or set temporal.address (TEMPORAL_ADDRESS) to use an existing cluster"
         )
     return settings.temporal_connect_kwargs(address=state.temporal_address)
-
-
-async def connect_client(args: TemporalConnectArgs) -> Client:
-    """Connect a Temporal client with TLS / API key as ``args`` says."""
-    from temporalio.client import Client  # imported here: `fireline status` should stay fast
-    from temporalio.service import TLSConfig
-
-    tls: bool | TLSConfig = args.tls
-    if args.tls and (args.server_root_ca_cert or args.client_cert or args.server_name):
-        tls = TLSConfig(
-            server_root_ca_cert=args.server_root_ca_cert,
-            client_cert=args.client_cert,
-            client_private_key=args.client_private_key,
-            domain=args.server_name,
-        )
-    return await Client.connect(args.target_host, namespace=args.namespace, api_key=args.api_key, tls=tls)
 
 
 def _pick_port(port: int | None, setting: str) -> int:

@@ -10,7 +10,6 @@ Names the template binds itself (loop targets, ``{% set %}``, macro arguments,
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass
 
 from jinja2 import nodes

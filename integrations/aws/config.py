@@ -10,7 +10,6 @@ applies (environment, shared config, instance or task role).
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -63,13 +62,6 @@ class AwsSettings:
         return hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()
 
 
-def _setting(ctx: ActionContext, name: str) -> str | None:
-    value = ctx.settings.get(name, ctx.settings.get(name.lower()))
-    if value is None:
-        value = os.environ.get(name)
-    return str(value) if value not in (None, "") else None
-
-
 def settings_from_context(ctx: ActionContext) -> AwsSettings:
     """Resolve the connection for one attempt.
 
@@ -80,13 +72,13 @@ def settings_from_context(ctx: ActionContext) -> AwsSettings:
     secret = ctx.optional_secret(SECRET_ACCESS_KEY)
     if (key_id is None) != (secret is None):
         raise NotConfigured(f"set both {ACCESS_KEY_ID} and {SECRET_ACCESS_KEY}, or neither")
-    endpoint = _setting(ctx, ENDPOINT_URL)
+    endpoint = ctx.setting(ENDPOINT_URL)
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise NotConfigured(f"{ENDPOINT_URL} must be an http(s) URL")
     return AwsSettings(
-        region=_setting(ctx, REGION) or _setting(ctx, "AWS_DEFAULT_REGION") or DEFAULT_REGION,
+        region=ctx.setting(REGION) or ctx.setting("AWS_DEFAULT_REGION") or DEFAULT_REGION,
         endpoint_url=endpoint,
-        profile=_setting(ctx, PROFILE),
+        profile=ctx.setting(PROFILE),
         access_key_id=key_id,
         secret_access_key=secret,
         session_token=ctx.optional_secret(SESSION_TOKEN),

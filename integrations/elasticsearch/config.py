@@ -8,7 +8,6 @@ Settings (``ctx.settings`` first, then the environment): ``ELASTICSEARCH_URL``,
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -46,13 +45,6 @@ class ConnectionSettings:
         return hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()
 
 
-def _setting(ctx: ActionContext, name: str) -> str | None:
-    value = ctx.settings.get(name, ctx.settings.get(name.lower()))
-    if value is None:
-        value = os.environ.get(name)
-    return str(value) if value not in (None, "") else None
-
-
 def settings_from_context(ctx: ActionContext) -> ConnectionSettings:
     """Resolve the connection for one action attempt.
 
@@ -60,7 +52,7 @@ def settings_from_context(ctx: ActionContext) -> ConnectionSettings:
         NotConfigured: no URL, a URL that is not http(s), half of a username/password pair,
             an unreadable CA file or a timeout that is not a positive number.
     """
-    raw_url = _setting(ctx, URL)
+    raw_url = ctx.setting(URL)
     if raw_url is None:
         raise NotConfigured(
             f"{URL} is not set; point it at the cluster (or run `fireline up` for a local one)"
@@ -77,10 +69,10 @@ def settings_from_context(ctx: ActionContext) -> ConnectionSettings:
     url = urlunsplit((parts.scheme, host_port, parts.path.rstrip("/"), "", ""))
     if (username is None) != (password is None):
         raise NotConfigured(f"set both {USERNAME} and {PASSWORD}, or neither")
-    ca_file = _setting(ctx, CA_FILE)
+    ca_file = ctx.setting(CA_FILE)
     if ca_file is not None and not Path(ca_file).is_file():
         raise NotConfigured(f"{CA_FILE} points at {ca_file!r}, which is not a readable file")
-    timeout_text = _setting(ctx, TIMEOUT)
+    timeout_text = ctx.setting(TIMEOUT)
     try:
         timeout = float(timeout_text) if timeout_text is not None else DEFAULT_TIMEOUT
     except ValueError:

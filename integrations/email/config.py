@@ -15,7 +15,6 @@ from enum import StrEnum
 from pathlib import Path
 
 from engine.sdk import ActionContext, ActionError
-from integrations.http.config import setting
 
 HOST = "SMTP_HOST"
 PORT = "SMTP_PORT"
@@ -64,15 +63,15 @@ def smtp_settings(ctx: ActionContext) -> SmtpSettings:
         EmailNotConfigured: no host, a bad port, security or timeout, half a login, an unreadable
             CA file, or a password with ``SMTP_SECURITY=none``.
     """
-    host = setting(ctx, HOST)
+    host = ctx.setting(HOST)
     if host is None:
         raise EmailNotConfigured(f"{HOST} is not set; point it at the mail relay")
     try:
-        security = Security((setting(ctx, SECURITY) or Security.STARTTLS.value).lower())
+        security = Security((ctx.setting(SECURITY) or Security.STARTTLS.value).lower())
     except ValueError:
         raise EmailNotConfigured(f"{SECURITY} must be starttls, tls or none") from None
-    port_text = setting(ctx, PORT) or ("465" if security is Security.TLS else "587")
-    timeout_text = setting(ctx, TIMEOUT) or "30"
+    port_text = ctx.setting(PORT) or ("465" if security is Security.TLS else "587")
+    timeout_text = ctx.setting(TIMEOUT) or "30"
     try:
         port, timeout = int(port_text), float(timeout_text)
     except ValueError:
@@ -84,7 +83,7 @@ def smtp_settings(ctx: ActionContext) -> SmtpSettings:
         raise EmailNotConfigured(f"set both {USERNAME} and {PASSWORD}, or neither")
     if password is not None and security is Security.NONE:
         raise EmailNotConfigured(f"refusing to send the SMTP password in clear text ({SECURITY}=none)")
-    ca_file = setting(ctx, CA_FILE)
+    ca_file = ctx.setting(CA_FILE)
     if ca_file is not None and not Path(ca_file).is_file():
         raise EmailNotConfigured(f"{CA_FILE} points at {ca_file!r}, which is not a file")
     return SmtpSettings(
@@ -93,7 +92,7 @@ def smtp_settings(ctx: ActionContext) -> SmtpSettings:
         security=security,
         ca_file=ca_file,
         timeout=timeout,
-        sender=setting(ctx, FROM),
+        sender=ctx.setting(FROM),
         username=username,
         password=password,
     )

@@ -14,7 +14,6 @@ from urllib.parse import quote, urlsplit
 
 from engine.sdk import ActionContext, ActionError
 from integrations.gateway.models import KeyState, key_id
-from integrations.http.config import setting
 from integrations.http.transport import HttpResponse, redacted, send, status_error
 
 URL = "LITELLM_URL"
@@ -159,7 +158,7 @@ def _proxy_message(body: Any) -> str:
 
 def client_from_context(ctx: ActionContext) -> LiteLLM:
     """The client one action attempt uses."""
-    url = setting(ctx, URL)
+    url = ctx.setting(URL)
     if url is None:
         raise GatewayNotConfigured(
             f"{URL} is not set; point it at the LiteLLM proxy (e.g. http://litellm:4000)"
@@ -167,7 +166,7 @@ def client_from_context(ctx: ActionContext) -> LiteLLM:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
         raise GatewayNotConfigured(f"{URL} must look like https://host:4000 without credentials")
-    text = setting(ctx, TIMEOUT)
+    text = ctx.setting(TIMEOUT)
     try:
         timeout = float(text) if text is not None else DEFAULT_TIMEOUT
     except ValueError:

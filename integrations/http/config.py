@@ -25,14 +25,6 @@ SECRET_NAME = re.compile(r"^(HTTP|WEBHOOK)_[A-Z0-9_]{1,100}$")
 SECRET_NAME_HINT = "secret names used by HTTP actions look like HTTP_<NAME> or WEBHOOK_<NAME>"
 
 
-def setting(ctx: ActionContext, name: str) -> str | None:
-    """A setting from ``ctx.settings`` (exact or lower-case name), else the environment; '' is unset."""
-    value = ctx.settings.get(name, ctx.settings.get(name.lower()))
-    if value is None:
-        value = os.environ.get(name)
-    return str(value) if value not in (None, "") else None
-
-
 def check_secret_name(name: str) -> str:
     """Validate a secret name given in a playbook (used by the parameter models)."""
     if not SECRET_NAME.match(name):
@@ -69,7 +61,7 @@ def named_secret(ctx: ActionContext, name: str) -> str:
 
 def check_host_allowed(ctx: ActionContext, url: str) -> None:
     """Refuse a URL whose host is outside ``HTTP_ALLOWED_HOSTS`` (when that setting is present)."""
-    allowed = setting(ctx, ALLOWED_HOSTS)
+    allowed = ctx.setting(ALLOWED_HOSTS)
     if allowed is None:
         return
     host = (urlsplit(url).hostname or "").lower()
@@ -80,7 +72,7 @@ def check_host_allowed(ctx: ActionContext, url: str) -> None:
 
 def ca_file(ctx: ActionContext) -> str | None:
     """``HTTP_CA_FILE`` when set; a path that is not a file is a configuration error."""
-    path = setting(ctx, CA_FILE)
+    path = ctx.setting(CA_FILE)
     if path is not None and not Path(path).is_file():
         raise ActionError(
             f"{CA_FILE} points at {path!r}, which is not a file", type="NotConfigured", retryable=False

@@ -9,7 +9,6 @@ own, so a machine already set up for the MLflow client needs nothing new.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -48,14 +47,6 @@ class MlflowSettings:
     timeout: float = DEFAULT_TIMEOUT
 
 
-def setting(ctx: ActionContext, name: str) -> str | None:
-    """A setting from the worker's configuration, else the environment; empty counts as unset."""
-    value = ctx.settings.get(name, ctx.settings.get(name.lower()))
-    if value is None:
-        value = os.environ.get(name)
-    return str(value) if value not in (None, "") else None
-
-
 def settings_from_context(ctx: ActionContext) -> MlflowSettings:
     """Resolve the connection for one action attempt.
 
@@ -63,7 +54,7 @@ def settings_from_context(ctx: ActionContext) -> MlflowSettings:
         NotConfigured: no URI, a URI that is not http(s), half a username/password pair, an
             unreadable CA file or a timeout that is not a positive number.
     """
-    raw = setting(ctx, URI)
+    raw = ctx.setting(URI)
     if raw is None:
         raise NotConfigured(f"{URI} is not set; point it at the MLflow tracking server")
     parts = urlsplit(raw)
@@ -75,10 +66,10 @@ def settings_from_context(ctx: ActionContext) -> MlflowSettings:
     password = ctx.optional_secret(PASSWORD)
     if (username is None) != (password is None):
         raise NotConfigured(f"set both {USERNAME} and {PASSWORD}, or neither")
-    ca_file = setting(ctx, CERT_PATH)
+    ca_file = ctx.setting(CERT_PATH)
     if ca_file is not None and not Path(ca_file).is_file():
         raise NotConfigured(f"{CERT_PATH} points at {ca_file!r}, which is not a readable file")
-    timeout_text = setting(ctx, TIMEOUT)
+    timeout_text = ctx.setting(TIMEOUT)
     try:
         timeout = float(timeout_text) if timeout_text is not None else DEFAULT_TIMEOUT
     except ValueError:

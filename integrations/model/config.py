@@ -22,14 +22,6 @@ CERTIFICATE_CHAIN = "MODEL_SIGNING_CERTIFICATE_CHAIN"
 PATH_ROOTS = "MODEL_PATH_ROOTS"
 
 
-def setting(ctx: ActionContext, name: str) -> str | None:
-    """A setting from the worker's configuration, else the environment; empty counts as unset."""
-    value = ctx.settings.get(name, ctx.settings.get(name.lower()))
-    if value is None:
-        value = os.environ.get(name)
-    return str(value) if value not in (None, "") else None
-
-
 def split_paths(value: str | None) -> list[str]:
     """An ``os.pathsep``-separated list, without empty entries."""
     return [p for p in (value or "").split(os.pathsep) if p]
@@ -42,7 +34,7 @@ def allowed_path(ctx: ActionContext, raw: str, *, what: str) -> Path:
         ActionError: ``PathNotAllowed`` (not retryable).
     """
     path = Path(raw).expanduser().resolve()
-    roots = [Path(r).expanduser().resolve() for r in split_paths(setting(ctx, PATH_ROOTS))]
+    roots = [Path(r).expanduser().resolve() for r in split_paths(ctx.setting(PATH_ROOTS))]
     if roots and not any(path == root or path.is_relative_to(root) for root in roots):
         raise ActionError(
             f"{what} {raw!r} is outside the folders allowed by {PATH_ROOTS}",

@@ -18,7 +18,6 @@ from integrations.model.config import (
     allowed_path,
     default_signature,
     existing_model,
-    setting,
     split_paths,
 )
 from integrations.model.manifest import SignedStatement, config_for, digests, read_statement, relative_inside
@@ -36,10 +35,10 @@ def _trust(ctx: ActionContext, params: VerifyParams) -> tuple[VerifyMode, list[s
         return VerifyMode.KEY, [params.public_key]
     if params.certificate_chain:
         return VerifyMode.CERTIFICATE, list(params.certificate_chain)
-    key = setting(ctx, PUBLIC_KEY)
+    key = ctx.setting(PUBLIC_KEY)
     if key:
         return VerifyMode.KEY, [key]
-    chain = split_paths(setting(ctx, CERTIFICATE_CHAIN))
+    chain = split_paths(ctx.setting(CERTIFICATE_CHAIN))
     if chain:
         return VerifyMode.CERTIFICATE, chain
     raise ActionError(

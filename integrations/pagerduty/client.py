@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.sdk import ActionContext, ActionError
-from integrations.http.config import setting
 from integrations.http.transport import send, status_error
 from integrations.pagerduty.models import EventAction, EventResult
 
@@ -24,7 +23,7 @@ TIMEOUT_S = 30.0
 
 def events_url(ctx: ActionContext) -> str:
     """The enqueue endpoint for this attempt."""
-    base = setting(ctx, EVENTS_URL) or DEFAULT_EVENTS_URL
+    base = ctx.setting(EVENTS_URL) or DEFAULT_EVENTS_URL
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ActionError(

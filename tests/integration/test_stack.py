@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
+from engine.client import connect
 from engine.errors import StackError
 from engine.settings import ElasticsearchSettings, Settings, TemporalPorts, TemporalSettings
 from engine.stack.local import (
     LocalStack,
     connect_args,
-    connect_client,
     status,
     stop_detached,
     wait_for_stack,
@@ -70,7 +70,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 async def test_temporal_accepts_requests(stack: LocalStack) -> None:
-    client = await connect_client(stack.connect_args())
+    client = await connect(stack.connect_args())
     described = await client.workflow_service.describe_namespace(
         DescribeNamespaceRequest(namespace=stack.namespace)
     )
@@ -147,7 +147,7 @@ async def test_two_stacks_side_by_side_then_exit_stops_everything(stack: LocalSt
         assert second.temporal_address != stack.temporal_address
         assert second.elasticsearch_url != stack.elasticsearch_url
         for running in (stack, second):
-            client = await connect_client(running.connect_args())
+            client = await connect(running.connect_args())
             described = await client.workflow_service.describe_namespace(
                 DescribeNamespaceRequest(namespace=running.namespace)
             )
@@ -203,7 +203,7 @@ async def test_detached_stack_outlives_its_launcher_and_stop_detached_ends_it(tm
         Component.ELASTICSEARCH,
         Component.WORKER,
     }
-    client = await connect_client(Settings(home=home).temporal_connect_kwargs(address=state.temporal_address))
+    client = await connect(Settings(home=home).temporal_connect_kwargs(address=state.temporal_address))
     assert [wf async for wf in client.list_workflows()] == []
 
     messages = await asyncio.to_thread(stop_detached, home)
