@@ -13,8 +13,10 @@ from engine.cli.common import load_settings, run_async
 from engine.errors import ConfigError
 from engine.ingest.alert_log import recent_alerts
 from engine.ingest.config import webhook_secret
+from engine.ingest.core import replay_dead_letter
+from engine.ingest.dead_letters import list_dead_letters
 from engine.ingest.hunts import HuntSchedule, list_hunt_schedules, pause_hunt, trigger_hunt, unpause_hunt
-from engine.ingest.models import AlertLogEntry
+from engine.ingest.models import AlertLogEntry, AlertOutcome
 from engine.ingest.sender import send_file
 from engine.spec.catalog import load_catalog
 from engine.stack.local import connect_args
@@ -77,6 +79,34 @@ def send(
     body = result.body if isinstance(result.body, str) else json.dumps(result.body)
     typer.echo(f"{result.status} {body[:2000]}")
     raise typer.Exit(0 if result.status < 300 else 1)
+
+
+@alerts_app.command()
+def replay(
+    letter_id: Annotated[str, typer.Argument(help="Dead letter id (see `fireline alerts dead`).")],
+    config: ConfigOption = None,
+) -> None:
+    """Replay an accepted alert that could not start its playbook, against the current catalog."""
+    settings = load_settings(config)
+
+    async def go() -> AlertOutcome:
+        client = await fl.connect_configured(settings, connect_args(settings))
+        return await replay_dead_letter(settings, client, load_catalog([settings.playbooks_dir]), letter_id)
+
+    outcome = run_async(go())
+    typer.echo(outcome.model_dump_json(indent=2))
+    raise typer.Exit(0 if outcome.playbooks and all(p.run_id for p in outcome.playbooks) else 1)
+
+
+@alerts_app.command()
+def dead(config: ConfigOption = None) -> None:
+    """List dead letters: accepted alerts that could not start, with the reason."""
+    settings = load_settings(config)
+    letters = list_dead_letters(settings.home.resolve())
+    if not letters:
+        typer.echo("no dead letters")
+    for letter in letters:
+        typer.echo(json.dumps(letter.model_dump(mode="json"))[:500])
 
 
 @schedules_app.callback()
