@@ -100,6 +100,24 @@ def run_id_for(plan: Plan, dedup_value: str) -> str:
 _ENGINE = TemplateEngine()
 
 
+class RunOptions(BaseModel):
+    """How a deployment starts runs: personal data pseudonymized, integrations on their own queues."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    pseudonymizer: Pseudonymizer | None = None
+    action_queues: dict[str, str] = {}
+
+
+def run_options(settings: Settings) -> RunOptions:
+    """The run options ``settings`` ask for (every start path uses them)."""
+    protection = settings.data_protection
+    return RunOptions(
+        pseudonymizer=Pseudonymizer.from_config(protection.personal_fields, protection.pseudonym_key_env),
+        action_queues=dict(settings.temporal.action_queues),
+    )
+
+
 async def start_run(
     client: Client,
     plan: Plan,
@@ -109,12 +127,14 @@ async def start_run(
     task_queue: str,
     engine: TemplateEngine | None = None,
     pseudonymizer: Pseudonymizer | None = None,
+    options: RunOptions | None = None,
 ) -> StartedRun:
     """Start the playbook for this alert, or join the open run of the same incident.
 
     Personal data named by ``pseudonymizer`` is replaced before anything reaches Temporal.
     """
     engine = engine or _ENGINE
+    pseudonymizer = pseudonymizer or (options.pseudonymizer if options else None)
     if pseudonymizer is not None:
         alert, inputs = pseudonymizer.scrub(alert, inputs)
     dedup_value = str(engine.render(plan.dedup_key, {"alert": dict(alert)}))
@@ -126,7 +146,13 @@ async def start_run(
     )
     handle = await client.start_workflow(
         WORKFLOW_NAME,
-        RunInput(plan=plan, alert=dict(alert), inputs=dict(inputs), task_queue=task_queue),
+        RunInput(
+            plan=plan,
+            alert=dict(alert),
+            inputs=dict(inputs),
+            task_queue=task_queue,
+            action_queues=options.action_queues if options else {},
+        ),
         id=run_id,
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -150,8 +176,9 @@ async def start_run(
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise
             # The open run closed between the two calls: start afresh for this alert.
+            unscrubbed = RunOptions(action_queues=options.action_queues) if options else None
             return await start_run(
-                client, plan, alert, inputs, task_queue=task_queue, engine=engine, pseudonymizer=None
+                client, plan, alert, inputs, task_queue=task_queue, engine=engine, options=unscrubbed
             )
     return StartedRun(run_id=run_id, temporal_run_id=handle.result_run_id, joined=not started)
 

@@ -17,10 +17,11 @@ from engine import client as fl
 from engine.activities.audit import AuditStore
 from engine.activities.notify import ApprovalNotices, Notifier, SlackNotifier
 from engine.activities.run_action import ActionRunner
+from engine.errors import ConfigError
 from engine.security_audit import SecurityAudit
 from engine.settings import Settings
 from engine.spec.catalog import load_catalog
-from engine.worker import build_worker
+from engine.worker import build_action_worker, build_worker
 
 log = logging.getLogger("fireline.serve")
 
@@ -48,19 +49,38 @@ def action_settings(settings: Settings, elasticsearch_url: str | None) -> dict[s
 
 
 async def serve_worker(
-    client: Client, settings: Settings, *, elasticsearch_url: str | None, stop: asyncio.Event
+    client: Client,
+    settings: Settings,
+    *,
+    elasticsearch_url: str | None,
+    stop: asyncio.Event,
+    only_actions: list[str] | None = None,
 ) -> None:
-    """Run a worker until ``stop`` is set; in-flight activities finish before it returns."""
+    """Run a worker until ``stop`` is set; in-flight activities finish before it returns.
+
+    With ``only_actions`` it serves just those integrations' own task queues (``temporal.action_queues``).
+    """
     ca_file = str(settings.elasticsearch.ca_file) if settings.elasticsearch.ca_file else None
     runner = ActionRunner(
         settings=action_settings(settings, elasticsearch_url),
         output_cap_bytes=settings.output_cap_bytes,
         audit=AuditStore(elasticsearch_url, ca_file=ca_file),
     )
-    worker = build_worker(
-        client, settings.temporal.task_queue, runner=runner, notices=approval_notices(settings)
-    )
-    async with worker:
+    if only_actions:
+        queues = settings.temporal.action_queues
+        missing = [name for name in only_actions if name not in queues]
+        if missing:
+            raise ConfigError(f"temporal.action_queues has no queue for: {', '.join(missing)}")
+        workers = [build_action_worker(client, queues[name], runner=runner) for name in only_actions]
+    else:
+        workers = [
+            build_worker(
+                client, settings.temporal.task_queue, runner=runner, notices=approval_notices(settings)
+            )
+        ]
+    async with contextlib.AsyncExitStack() as running:
+        for worker in workers:
+            await running.enter_async_context(worker)
         await stop.wait()
 
 

@@ -90,6 +90,9 @@ class TemporalSettings(_Section):
     ports: TemporalPorts = Field(default_factory=TemporalPorts)
     ui: bool = Field(True, description="Serve the Web UI from the embedded dev server.")
     web_ui_url: str | None = Field(None, description="Web UI address shown for an external cluster.")
+    action_queues: dict[str, str] = Field(
+        default_factory=dict, description="Integration → its own task queue, e.g. {mlflow: fireline-mlflow}."
+    )
 
     @model_validator(mode="after")
     def _key_with_cert(self) -> TemporalSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -35,8 +36,12 @@ def build_worker(
     audit: AuditStore | None = None,
     activities: Sequence[Any] | None = None,
     max_concurrent_activities: int = 100,
+    graceful_shutdown_s: float = 30.0,
 ) -> Worker:
-    """A worker for PlaybookRun; ``activities`` replaces the real run_action (rehearsals)."""
+    """A worker for PlaybookRun; ``activities`` replaces the real run_action (rehearsals).
+
+    On shutdown (SIGTERM) it stops polling and gives in-flight actions ``graceful_shutdown_s`` to finish.
+    """
     runner = runner or ActionRunner()
     notices = notices or ApprovalNotices()
     audit = audit or runner.audit
@@ -48,4 +53,23 @@ def build_worker(
         activities=[*chosen, notices.notify_approval, audit.store_audit],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_s),
+    )
+
+
+def build_action_worker(
+    client: Client,
+    task_queue: str,
+    *,
+    runner: ActionRunner,
+    max_concurrent_activities: int = 100,
+    graceful_shutdown_s: float = 30.0,
+) -> Worker:
+    """An actions-only worker for an integration's own task queue (``temporal.action_queues``)."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        activities=[runner.run_action],
+        max_concurrent_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_s),
     )

@@ -16,7 +16,6 @@ from engine.cli.render import print_run
 from engine.plan.compile import compile_plan
 from engine.plan.inputs import resolve_inputs
 from engine.plan.state import Decision, RunState
-from engine.privacy import Pseudonymizer
 from engine.settings import Settings
 from engine.spec.catalog import load_catalog
 from engine.stack.local import connect_args
@@ -26,12 +25,6 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", help="fireline.ya
 
 async def _client(settings: Settings) -> Client:
     return await fl.connect_configured(settings, connect_args(settings))
-
-
-def pseudonymizer_of(settings: Settings) -> Pseudonymizer | None:
-    """The configured pseudonymizer, if personal fields are listed."""
-    protection = settings.data_protection
-    return Pseudonymizer.from_config(protection.personal_fields, protection.pseudonym_key_env)
 
 
 def groups_of(settings: Settings, user: str) -> list[str]:
@@ -63,7 +56,7 @@ def run(
             alert_view,
             resolved,
             task_queue=settings.temporal.task_queue,
-            pseudonymizer=pseudonymizer_of(settings),
+            options=fl.run_options(settings),
         )
         if not wait:
             return started, None

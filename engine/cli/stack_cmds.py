@@ -184,7 +184,12 @@ def _status_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def worker(config: ConfigOption = None) -> None:
+def worker(
+    actions: Annotated[
+        str | None, typer.Option(help="Serve only these integrations' own queues, e.g. mlflow,aws.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
     """Run only a worker, against the configured (or local) Temporal."""
     settings = load_settings(config)
 
@@ -195,7 +200,12 @@ def worker(config: ConfigOption = None) -> None:
         stop_on_signals(stop)
         client = await fl.connect_configured(settings, connect_args(settings))
         console.print(f"worker on task queue {settings.temporal.task_queue}; Ctrl-C stops it")
-        tasks = [serve_worker(client, settings, elasticsearch_url=settings.elasticsearch.url, stop=stop)]
+        only = [a.strip() for a in actions.split(",") if a.strip()] if actions else None
+        tasks = [
+            serve_worker(
+                client, settings, elasticsearch_url=settings.elasticsearch.url, stop=stop, only_actions=only
+            )
+        ]
         if settings.observability.metrics_listen:
             tasks.append(serve_metrics(settings.observability.metrics_listen, stop))
         await asyncio.gather(*tasks)

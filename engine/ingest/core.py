@@ -19,6 +19,7 @@ from engine.alerts.elastic import normalize_elastic
 from engine.alerts.model import Alert, AlertSource
 from engine.alerts.normalize import normalize
 from engine.alerts.payload import PayloadInvalid
+from engine.client import run_options
 from engine.ingest.alert_log import AlertLog
 from engine.ingest.config import ReceiverConfig
 from engine.ingest.dead_letters import DeadLetterStore
@@ -201,6 +202,7 @@ def build_ingest(
         triggers,
         task_queue=settings.temporal.task_queue,
         dead_letters=dead_letters,
+        options=run_options(settings),
         max_concurrent=config.max_concurrent_starts,
         timeout_s=config.dispatch_timeout_s,
     )

@@ -26,7 +26,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.alerts.model import Alert
-from engine.client import run_id_for, start_run
+from engine.client import RunOptions, run_id_for, start_run
 from engine.errors import FirelineError
 from engine.ingest.dead_letters import DeadLetterStore
 from engine.ingest.errors import TemporalUnavailable
@@ -73,8 +73,10 @@ class Dispatcher:
         max_concurrent: int = 64,
         timeout_s: float = 20.0,
         engine: TemplateEngine | None = None,
+        options: RunOptions | None = None,
     ) -> None:
         self.client = client
+        self.options = options
         self.triggers = triggers
         self.task_queue = task_queue
         self.dead_letters = dead_letters or DeadLetterStore(None)
@@ -154,7 +156,13 @@ class Dispatcher:
                 )
             started = await self._call(
                 lambda: start_run(
-                    self.client, plan, view, inputs, task_queue=self.task_queue, engine=self.engine
+                    self.client,
+                    plan,
+                    view,
+                    inputs,
+                    task_queue=self.task_queue,
+                    engine=self.engine,
+                    options=self.options,
                 )
             )
         except _Permanent as exc:

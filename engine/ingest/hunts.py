@@ -88,18 +88,28 @@ def tick_alert(playbook: str, cron: str, at: datetime) -> Alert:
     )
 
 
-def _schedule(playbook: TriggeredPlaybook, task_queue: str, now: datetime) -> tuple[Schedule, str]:
+def _schedule(
+    playbook: TriggeredPlaybook, task_queue: str, now: datetime, action_queues: dict[str, str] | None = None
+) -> tuple[Schedule, str]:
     """The schedule of one hunt and its digest (what decides whether an update is needed)."""
     cron = playbook.schedule or ""
     view = tick_alert(playbook.name, cron, now).template_view()
     inputs = resolve_inputs(playbook.plan, view, {})
     digest_source = json.dumps(
-        [playbook.plan.model_dump(mode="json"), cron, task_queue, inputs], sort_keys=True, default=str
+        [playbook.plan.model_dump(mode="json"), cron, task_queue, inputs, action_queues or {}],
+        sort_keys=True,
+        default=str,
     )
     digest = hashlib.sha256(digest_source.encode()).hexdigest()
     action = ScheduleActionStartWorkflow(
         WORKFLOW_NAME,
-        RunInput(plan=playbook.plan, alert=view, inputs=inputs, task_queue=task_queue),
+        RunInput(
+            plan=playbook.plan,
+            alert=view,
+            inputs=inputs,
+            task_queue=task_queue,
+            action_queues=action_queues or {},
+        ),
         id=schedule_id(playbook.name),
         task_queue=task_queue,
         memo={
@@ -144,7 +154,12 @@ async def _hunt_ids(client: Client) -> set[str]:
 
 
 async def sync_hunt_schedules(
-    client: Client, catalog: Catalog, *, task_queue: str, now: datetime | None = None
+    client: Client,
+    catalog: Catalog,
+    *,
+    task_queue: str,
+    now: datetime | None = None,
+    action_queues: dict[str, str] | None = None,
 ) -> SyncReport:
     """Make the hunt schedules match the catalog; a playbook's problems land in ``errors``."""
     now = now or datetime.now(UTC)
@@ -152,7 +167,7 @@ async def sync_hunt_schedules(
     wanted = {schedule_id(p.name): p for p in TriggerSet.from_catalog(catalog).scheduled}
     for sid, playbook in wanted.items():
         try:
-            schedule, digest = _schedule(playbook, task_queue, now)
+            schedule, digest = _schedule(playbook, task_queue, now, action_queues)
             desc = await _describe(client, sid)
             if desc is None:
                 try:

@@ -144,7 +144,12 @@ async def serve_ingest(
     """Everything ``fireline up`` needs: hunt schedules synced, the receiver, and the poller
     (when Elasticsearch is known and ``poll_every_s`` is set), sharing one alert log."""
     ingest = build_ingest(settings, client, catalog, elasticsearch_url=elasticsearch_url)
-    report = await sync_hunt_schedules(client, catalog, task_queue=settings.temporal.task_queue)
+    report = await sync_hunt_schedules(
+        client,
+        catalog,
+        task_queue=settings.temporal.task_queue,
+        action_queues=dict(settings.temporal.action_queues),
+    )
     for name, problem in report.errors.items():
         logger.warning("hunt schedule for %s not synced: %s", name, problem)
     services = [

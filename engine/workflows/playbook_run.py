@@ -71,6 +71,8 @@ class _TemporalExecutor:
             result = await workflow.execute_activity(
                 ACTIVITY_NAME,
                 request,
+                # An integration with its own queue runs on the workers that serve it.
+                task_queue=self.input.action_queues.get(call.action.split(".")[0]),
                 result_type=ActionResult,
                 start_to_close_timeout=timedelta(seconds=call.timeout_s),
                 # The conductor retries, so every attempt and its error lands on the timeline.
@@ -163,6 +165,7 @@ class _TemporalExecutor:
                     inputs=resolved,
                     path_prefix=f"{path}.",
                     rehearsal_approvals=self.input.rehearsal_approvals,
+                    action_queues=self.input.action_queues,
                 ),
                 id=child_id,
                 result_type=RunState,

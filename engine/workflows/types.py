@@ -45,6 +45,7 @@ class RunInput(BaseModel):
     path_prefix: str = ""
     rehearsal_approvals: dict[str, ApprovalScript] = Field(default_factory=dict)
     task_queue: str = ""
+    action_queues: dict[str, str] = Field(default_factory=dict)
 
 
 class DecisionRequest(BaseModel):

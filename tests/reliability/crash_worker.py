@@ -2,12 +2,14 @@
 
 ``python -m tests.reliability.crash_worker ADDRESS TASK_QUEUE`` with ``CRASH_MARKER=path`` set makes
 the first attempt hang after the outside write, so the test can ``kill -9`` it at exactly that point.
+SIGTERM stops it gracefully: polling ends and in-flight actions get time to finish.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -40,12 +42,22 @@ def index_then_hang(ctx: ActionContext, index: str, document: dict[str, Any]) ->
     return result
 
 
+@action("test.pause", registry=REGISTRY, idempotent=True)
+async def pause(seconds: float) -> dict[str, Any]:
+    """Take a while, then say which worker process did it."""
+    await asyncio.sleep(seconds)
+    return {"pid": os.getpid()}
+
+
 async def main(address: str, task_queue: str) -> None:
     client = await Client.connect(address, data_converter=pydantic_data_converter)
-    runner = ActionRunner(REGISTRY, settings={"ELASTICSEARCH_URL": os.environ["ELASTICSEARCH_URL"]})
-    async with build_worker(client, task_queue, runner=runner):
+    runner = ActionRunner(REGISTRY, settings={"ELASTICSEARCH_URL": os.environ.get("ELASTICSEARCH_URL", "")})
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with build_worker(client, task_queue, runner=runner, graceful_shutdown_s=20):
         print("worker ready", flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
+    print("worker stopped", flush=True)
 
 
 if __name__ == "__main__":
