@@ -43,7 +43,7 @@ steps:
 
 
 def worker_process(address: str, task_queue: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "tests.reliability.crash_worker", address, task_queue],
         cwd=ROOT,
         stdout=subprocess.PIPE,
