@@ -252,7 +252,7 @@ async def test_shipped_playbooks_end_to_end_and_no_secret_leaks_anywhere(
     assert audit["hits"]["total"]["value"] > 50
     reviews = "".join(p.read_text() for p in (world.home / "reviews").glob("*"))  # type: ignore[attr-defined]
     logs = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
-    slack_text = json.dumps(world.slack.calls("chat.postMessage"), default=str)  # type: ignore[attr-defined]
+    slack_text = json.dumps([c.args for c in world.slack.calls("chat.postMessage")], default=str)  # type: ignore[attr-defined]
     for name, value in world.secrets.items():
         for where, text in (
             ("audit", audit_text),
