@@ -32,8 +32,8 @@ class Sizes:
     throughput_rounds: int = 2
     in_flight: int = 50
     parked_n: int = 1000
-    ingest_alerts: int = 1000
-    ingest_fingerprints: int = 20
+    ingest_alerts: int = 10_000
+    ingest_fingerprints: int = 1_000
     ingest_senders: int = 50
     per_step_n: int = 300
     profile_runs: int = 30
