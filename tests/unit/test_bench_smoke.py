@@ -57,7 +57,7 @@ def test_stock_server_argv_drops_exactly_the_speed_flags() -> None:
 def test_sizes_scale_counts_but_not_concurrency() -> None:
     small = run.Sizes().scaled(0.1)
     assert small.overhead_n == 10 and small.parked_n == 100
-    assert small.in_flight == 50 and small.ingest_fingerprints == 20
+    assert small.in_flight == 50 and small.ingest_fingerprints == 1_000
     assert run.Sizes().scaled(1.0) == run.Sizes()
 
 
