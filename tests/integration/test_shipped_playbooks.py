@@ -142,6 +142,7 @@ async def world(
             "FIRELINE_HOME": str(tmp_path),
         }
         runner = ActionRunner(REGISTRY, settings=settings, audit=AuditStore(elasticsearch_url))
+        # The worker reads settings per attempt, so a test can add one later (the signing key).
         async with build_worker(client, task_queue, runner=runner):
             found = World(client, task_queue, elasticsearch_url, litellm, pd)
             # Key ids and user names identify, they are not secret (and "fireline" is everywhere).
@@ -153,6 +154,7 @@ async def world(
             found.mlflow = mlflow_uri  # type: ignore[attr-defined]
             found.moto = moto_endpoint  # type: ignore[attr-defined]
             found.home = tmp_path  # type: ignore[attr-defined]
+            found.settings = settings  # type: ignore[attr-defined]
             yield found
 
 
@@ -228,7 +230,49 @@ async def run_all(world: World) -> list[str]:
     assert len(sent) == 2 and "breach-desk@dpa.example.eu" in str(sent[0])
     child = await fl.status(world.client, f"{exfil}/breach")
     assert child.step("authority_evidence").status is StepStatus.SUCCEEDED  # type: ignore[union-attr]
-    return [leaked, compromised, exfil, f"{exfil}/breach"]
+
+    # 4. model scraping: measured, capped at the gateway at once, blocked after approval
+    scraper = world.litellm.add_key(key_alias="partner-scraper")
+    abuse = await world.start(
+        "model-abuse-throttle",
+        alert(
+            "AI model extraction: systematic queries",
+            "scraping fraud-scorer",
+            api_keys=[scraper],
+            models=["fraud-scorer"],
+        ),
+    )
+    await world.decide_pending(abuse, "approve_block", "user:U9", ["ml-oncall"])
+    throttle = await world.finish(abuse)
+    assert throttle.status is RunStatus.SUCCEEDED, throttle.failure
+    assert throttle.outputs == {"throttled": True, "blocked": True}
+    record = world.litellm.record(scraper)
+    assert record is not None and record["blocked"] and record["rpm_limit"] == 10
+
+    # 5. a tampered model artifact: verification fails, the version is quarantined, serving rolls back
+    from integrations.model.testing import sign_with_key, write_key_pair
+
+    artifact = world.home / "models" / "fraud-scorer"  # type: ignore[attr-defined]
+    artifact.mkdir(parents=True)
+    (artifact / "weights.bin").write_bytes(b"\x00" * 1024)
+    (artifact / "config.json").write_text('{"layers": 4}')
+    keys = write_key_pair(world.home / "keys")  # type: ignore[attr-defined]
+    sign_with_key(artifact, artifact / "model.sig", keys.private_key)
+    (artifact / "weights.bin").write_bytes(b"\x01" * 1024)  # tampered after signing
+    signed_model = f"e2e-signed-{uuid.uuid4().hex[:6]}"
+    seed_model(world.mlflow, signed_model, versions=3, verified=[1])  # type: ignore[attr-defined]
+    integrity_alert = alert(
+        "Model artifact signature check failed", "artifact changed", models=[signed_model]
+    )
+    integrity_alert["fields"] = {"ml": {"model": {"version": 3, "path": str(artifact)}}}
+    world.settings["MODEL_SIGNING_PUBLIC_KEY"] = str(keys.public_key)  # type: ignore[attr-defined]
+    integrity = await world.start("model-integrity-violation", integrity_alert)
+    await world.decide_pending(integrity, "approve", "user:U1", ["ml-oncall"])
+    verdict = await world.finish(integrity)
+    assert verdict.status is RunStatus.SUCCEEDED, verdict.failure
+    assert verdict.outputs["verified"] is False and verdict.outputs["serving_version"] == 1
+    assert verdict.step("verify").output["failure"] == "model_modified"  # type: ignore[union-attr]
+    return [leaked, compromised, exfil, f"{exfil}/breach", abuse, integrity]
 
 
 async def test_shipped_playbooks_end_to_end_and_no_secret_leaks_anywhere(
