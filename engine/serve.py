@@ -127,8 +127,9 @@ async def serve_services(
     from engine.ingest.server import serve_ingest
 
     ensure_webhook_secret(settings.home.resolve())
-    if settings.access.tokens_file is None:  # where `fireline token` puts them by default
-        access = settings.access.model_copy(update={"tokens_file": settings.home.resolve() / "tokens.yaml"})
+    default_tokens = settings.home.resolve() / "tokens.yaml"
+    if settings.access.tokens_file is None and default_tokens.is_file():  # where `fireline token` puts them
+        access = settings.access.model_copy(update={"tokens_file": default_tokens})
         settings = settings.model_copy(update={"access": access})
     catalog = load_catalog([settings.playbooks_dir])
     for diagnostic in catalog.diagnostics:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ import typer
 
 from engine import client as fl
 from engine.cli.common import console, load_settings
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StackError
 from engine.metrics import serve_metrics
 from engine.observability import configure_logging
 from engine.serve import serve_services, serve_worker, stop_on_signals
@@ -126,7 +127,7 @@ def _detach(settings: Settings, config: Path | None, overrides: dict[str, Any]) 
     log = (home / "logs" / "fireline-up.log").open("ab")
     env = {**os.environ, "FIRELINE_HOME": str(home)}
     env["FIRELINE_UP_ARGS"] = json.dumps({"config": str(config) if config else None, "overrides": overrides})
-    subprocess.Popen(
+    child = subprocess.Popen(
         [sys.executable, "-m", "engine.cli.detached"],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -135,7 +136,19 @@ def _detach(settings: Settings, config: Path | None, overrides: dict[str, Any]) 
         start_new_session=True,
     )
     log.close()
-    state = wait_for_stack(home, timeout=90, require_worker=True)
+    deadline = time.monotonic() + 90
+    while True:
+        if child.poll() is not None:  # it died: say why now instead of waiting out the timeout
+            tail = (home / "logs" / "fireline-up.log").read_text(errors="replace").strip().splitlines()[-3:]
+            raise StackError(f"the background stack exited ({child.returncode}): {' / '.join(tail)}")
+        try:
+            state = wait_for_stack(
+                home, timeout=min(2.0, max(deadline - time.monotonic(), 0.1)), require_worker=True
+            )
+            break
+        except StackError:
+            if time.monotonic() > deadline:
+                raise
     typer.echo(f"stack running in the background under {home}")
     typer.echo(f"Temporal {state.temporal_address}  Web UI {state.web_ui_url or '-'}")
     typer.echo("stop it with: fireline down")
