@@ -221,10 +221,10 @@ async def test_one_trace_runs_from_the_alert_to_each_step(
     provider.force_flush()
     finished: list[ReadableSpan] = list(spans.get_finished_spans())
     names = [s.name for s in finished]
-    assert "SignalWithStartWorkflow:PlaybookRun" in names
+    assert "StartWorkflow:PlaybookRun" in names
     assert "RunWorkflow:PlaybookRun" in names
     assert names.count("RunActivity:run_action") == 2
-    start = next(s for s in finished if s.name == "SignalWithStartWorkflow:PlaybookRun")
+    start = next(s for s in finished if s.name == "StartWorkflow:PlaybookRun")
     steps = [s for s in finished if s.name == "RunActivity:run_action"]
     assert start.context is not None
     assert all(s.context is not None and s.context.trace_id == start.context.trace_id for s in steps)

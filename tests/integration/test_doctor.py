@@ -22,6 +22,7 @@ def configured(
     monkeypatch.chdir(Path(__file__).parents[2])
     monkeypatch.setenv("FIRELINE_HOME", str(tmp_path))
     monkeypatch.setenv("TEMPORAL_ADDRESS", temporal_env.client.service_client.config.target_host)
+    monkeypatch.setenv("FIRELINE_TEMPORAL__TASK_QUEUE", f"doctor-{tmp_path.name}")  # a queue no test polls
     monkeypatch.setenv("ELASTICSEARCH_URL", elasticsearch_url)
 
 
@@ -38,7 +39,7 @@ async def test_healthy_systems_and_the_missing_worker(configured: None) -> None:
     report = await diagnose()
     found = lines(report.render())
     assert found["temporal"].startswith("ok ") and "namespace default answers" in found["temporal"]
-    assert found["temporal.task_queue"].startswith("warning no worker polls 'fireline'")
+    assert found["temporal.task_queue"].startswith("warning no worker polls 'doctor-")
     assert found["elasticsearch"].startswith("ok ") and "answers as 8." in found["elasticsearch"]
     assert report.ok
 
