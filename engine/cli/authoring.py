@@ -11,7 +11,7 @@ import typer
 import yaml
 
 from engine.cli.common import console, read_alert, run_async
-from engine.errors import PlaybookInvalid, RehearsalError
+from engine.errors import RehearsalError
 from engine.plan.compile import compile_plan
 from engine.plan.graph import to_mermaid
 from engine.registry import REGISTRY
@@ -188,6 +188,3 @@ def register(app: typer.Typer) -> None:
     app.command()(actions)
     app.command()(rehearse)
     app.command()(catalog)
-
-
-__all__ = ["PlaybookInvalid", "register"]

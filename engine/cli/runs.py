@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -146,6 +144,3 @@ def register(app: typer.Typer) -> None:
     app.command()(show)
     app.command()(approve)
     app.command()(cancel)
-
-
-__all__ = ["asyncio", "json", "register"]
