@@ -6,9 +6,10 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from engine.errors import SecretMissing
+from engine.errors import ActionError, SecretMissing
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,32 @@ class ActionContext:
         if value is None:
             value = os.environ.get(name)
         return str(value) if value not in (None, "") else None
+
+    def setting_file(self, name: str) -> str | None:
+        """A setting that names a file (e.g. a CA bundle); a path that is not a readable file is refused."""
+        path = self.setting(name)
+        if path is not None and not Path(path).is_file():
+            raise ActionError(
+                f"{name} points at {path!r}, which is not a readable file",
+                type="NotConfigured",
+                retryable=False,
+            )
+        return path
+
+    def setting_seconds(self, name: str, default: float) -> float:
+        """A positive number of seconds (e.g. a timeout), ``default`` when unset."""
+        text = self.setting(name)
+        try:
+            value = float(text) if text is not None else default
+        except ValueError:
+            value = -1.0
+        if value <= 0:
+            raise ActionError(
+                f"{name} must be a positive number of seconds, got {text!r}",
+                type="NotConfigured",
+                retryable=False,
+            )
+        return value
 
     def optional_secret(self, name: str) -> str | None:
         """Return the secret ``name`` or ``None`` when it is not configured."""

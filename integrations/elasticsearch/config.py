@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from engine.sdk import ActionContext
@@ -69,16 +68,8 @@ def settings_from_context(ctx: ActionContext) -> ConnectionSettings:
     url = urlunsplit((parts.scheme, host_port, parts.path.rstrip("/"), "", ""))
     if (username is None) != (password is None):
         raise NotConfigured(f"set both {USERNAME} and {PASSWORD}, or neither")
-    ca_file = ctx.setting(CA_FILE)
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise NotConfigured(f"{CA_FILE} points at {ca_file!r}, which is not a readable file")
-    timeout_text = ctx.setting(TIMEOUT)
-    try:
-        timeout = float(timeout_text) if timeout_text is not None else DEFAULT_TIMEOUT
-    except ValueError:
-        raise NotConfigured(f"{TIMEOUT} must be a number of seconds, got {timeout_text!r}") from None
-    if timeout <= 0:
-        raise NotConfigured(f"{TIMEOUT} must be positive")
+    ca_file = ctx.setting_file(CA_FILE)
+    timeout = ctx.setting_seconds(TIMEOUT, DEFAULT_TIMEOUT)
     return ConnectionSettings(
         url=url,
         api_key=ctx.optional_secret(API_KEY),

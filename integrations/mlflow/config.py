@@ -10,7 +10,6 @@ own, so a machine already set up for the MLflow client needs nothing new.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from engine.sdk import ActionContext, ActionError
@@ -66,16 +65,8 @@ def settings_from_context(ctx: ActionContext) -> MlflowSettings:
     password = ctx.optional_secret(PASSWORD)
     if (username is None) != (password is None):
         raise NotConfigured(f"set both {USERNAME} and {PASSWORD}, or neither")
-    ca_file = ctx.setting(CERT_PATH)
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise NotConfigured(f"{CERT_PATH} points at {ca_file!r}, which is not a readable file")
-    timeout_text = ctx.setting(TIMEOUT)
-    try:
-        timeout = float(timeout_text) if timeout_text is not None else DEFAULT_TIMEOUT
-    except ValueError:
-        raise NotConfigured(f"{TIMEOUT} must be a number of seconds, got {timeout_text!r}") from None
-    if timeout <= 0:
-        raise NotConfigured(f"{TIMEOUT} must be positive")
+    ca_file = ctx.setting_file(CERT_PATH)
+    timeout = ctx.setting_seconds(TIMEOUT, DEFAULT_TIMEOUT)
     return MlflowSettings(
         url=url,
         token=ctx.optional_secret(TOKEN),
