@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 
 from engine.sdk import ActionContext, ActionError
 
@@ -83,9 +82,7 @@ def smtp_settings(ctx: ActionContext) -> SmtpSettings:
         raise EmailNotConfigured(f"set both {USERNAME} and {PASSWORD}, or neither")
     if password is not None and security is Security.NONE:
         raise EmailNotConfigured(f"refusing to send the SMTP password in clear text ({SECURITY}=none)")
-    ca_file = ctx.setting(CA_FILE)
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise EmailNotConfigured(f"{CA_FILE} points at {ca_file!r}, which is not a file")
+    ca_file = ctx.setting_file(CA_FILE)
     return SmtpSettings(
         host=host,
         port=port,

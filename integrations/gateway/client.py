@@ -166,11 +166,5 @@ def client_from_context(ctx: ActionContext) -> LiteLLM:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
         raise GatewayNotConfigured(f"{URL} must look like https://host:4000 without credentials")
-    text = ctx.setting(TIMEOUT)
-    try:
-        timeout = float(text) if text is not None else DEFAULT_TIMEOUT
-    except ValueError:
-        raise GatewayNotConfigured(f"{TIMEOUT} must be a number of seconds, got {text!r}") from None
-    if timeout <= 0:
-        raise GatewayNotConfigured(f"{TIMEOUT} must be positive")
+    timeout = ctx.setting_seconds(TIMEOUT, DEFAULT_TIMEOUT)
     return LiteLLM(url, ctx.secret(MASTER_KEY), timeout=timeout, changed_by=f"fireline:{ctx.run_id}")

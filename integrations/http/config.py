@@ -72,9 +72,4 @@ def check_host_allowed(ctx: ActionContext, url: str) -> None:
 
 def ca_file(ctx: ActionContext) -> str | None:
     """``HTTP_CA_FILE`` when set; a path that is not a file is a configuration error."""
-    path = ctx.setting(CA_FILE)
-    if path is not None and not Path(path).is_file():
-        raise ActionError(
-            f"{CA_FILE} points at {path!r}, which is not a file", type="NotConfigured", retryable=False
-        )
-    return path
+    return ctx.setting_file(CA_FILE)
