@@ -111,6 +111,31 @@ def receiver_extra_routes(settings: Settings, client: Client, audit: SecurityAud
     ]
 
 
+async def serve_slack_socket(
+    settings: Settings, client: Client, audit: SecurityAudit, stop: asyncio.Event
+) -> None:
+    """Slack interactivity over Socket Mode (no public endpoint) until ``stop`` is set."""
+    from engine.ingest.slack_dispatch import SlackInteractionDispatcher
+    from engine.ingest.slack_socket import SlackSocketMode
+    from integrations.slack.client import make_client
+
+    slack = settings.slack
+    if slack.app_token is None or slack.bot_token is None:
+        raise ConfigError("slack.mode is socket: set SLACK_APP_TOKEN and SLACK_BOT_TOKEN")
+    token = slack.bot_token.get_secret_value()
+    dispatcher = SlackInteractionDispatcher(
+        functools.partial(fl.decide, client), lambda: make_client(token, slack.api_url), audit
+    )
+    socket = SlackSocketMode(
+        dispatcher, slack.app_token.get_secret_value(), make_client(token, slack.api_url)
+    )
+    await socket.start()
+    try:
+        await stop.wait()
+    finally:
+        await socket.stop()
+
+
 async def serve_services(
     settings: Settings,
     client: Client,
@@ -153,6 +178,8 @@ async def serve_services(
             on_listening=on_receiver,
         )
     ]
+    if settings.slack.mode == "socket":
+        services.append(serve_slack_socket(settings, client, audit, stop))
     if worker:
         services.append(serve_worker(client, settings, elasticsearch_url=elasticsearch_url, stop=stop))
     if settings.observability.metrics_listen:
