@@ -107,6 +107,7 @@ async def _run_stack(settings: Settings, *, seed: bool) -> None:
             console.print(f"Web UI        {stack.web_ui_url or '(external cluster)'}")
             console.print(f"Elasticsearch {stack.elasticsearch_url or '-'}")
             console.print(f"receiver      {url}  (POST /alerts/elastic|alertmanager|generic)")
+            console.print(f"console       {url}/console/  (tokens: fireline token --user ID)")
             console.print(f"worker        task queue {stack.task_queue} (pid {os.getpid()})")
             console.print(f"state         {stack.home}   Ctrl-C stops everything")
 
