@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.sdk import ActionContext
+from engine.sdk.testing import action_context as base_context
 from integrations.elasticsearch.config import SECRETS, URL
 
 
@@ -35,16 +36,14 @@ def action_context(
     merged: dict[str, Any] = dict(settings or {})
     if elasticsearch_url is not None:
         merged[URL] = elasticsearch_url
-    return ActionContext(
+    return base_context(
+        secrets=secrets,
+        settings=merged,
+        idempotency_key=idempotency_key,
         run_id=run_id,
-        workflow_id=f"wf-{run_id}",
-        playbook="test",
         step_path=step_path,
         attempt=attempt,
-        idempotency_key=idempotency_key,
-        secrets=dict(secrets or {}),
-        settings=merged,
-        heartbeat=heartbeat or (lambda *details: None),
+        heartbeat=heartbeat,
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.sdk import ActionContext
+from engine.sdk.testing import action_context as base_context
 from integrations.mlflow.client import VERIFIED, ModelState, RegistryClient
 from integrations.mlflow.config import URI, MlflowSettings
 
@@ -34,15 +35,13 @@ def action_context(
     merged: dict[str, Any] = dict(settings or {})
     if tracking_uri is not None:
         merged[URI] = tracking_uri
-    return ActionContext(
+    return base_context(
+        secrets=secrets,
+        settings=merged,
+        idempotency_key=idempotency_key,
         run_id=run_id,
-        workflow_id=f"wf-{run_id}",
-        playbook="test",
         step_path=step_path,
         attempt=attempt,
-        idempotency_key=idempotency_key,
-        secrets=dict(secrets or {}),
-        settings=merged,
     )
 
 
