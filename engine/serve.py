@@ -41,6 +41,7 @@ def action_settings(settings: Settings, elasticsearch_url: str | None) -> dict[s
     out: dict[str, Any] = {}
     if elasticsearch_url:
         out["ELASTICSEARCH_URL"] = elasticsearch_url
+    out["playbooks_dir"] = str(settings.playbooks_dir.resolve())  # message templates live beside playbooks
     if settings.slack.api_url:
         out["SLACK_API_URL"] = settings.slack.api_url
     if settings.elasticsearch.ca_file:

@@ -9,7 +9,6 @@ subject is folded onto one line.
 
 from __future__ import annotations
 
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -20,8 +19,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel
 
 from engine.sdk import ActionContext, ActionError
+from engine.sdk.templates import templates_dir as shared_templates_dir
 
-TEMPLATES_DIR = "EMAIL_TEMPLATES_DIR"
 SUBDIR = Path("templates") / "email"
 MAX_PART_CHARS = 500_000
 MAX_SUBJECT_CHARS = 500
@@ -57,13 +56,7 @@ def _environment(directory: str) -> SandboxedEnvironment:
 
 def templates_dir(ctx: ActionContext | None = None) -> Path:
     """``EMAIL_TEMPLATES_DIR``, else ``<playbooks dir>/templates/email``, else the packaged folder."""
-    settings = ctx.settings if ctx is not None else {}
-    explicit = settings.get(TEMPLATES_DIR) or os.environ.get(TEMPLATES_DIR)
-    if explicit:
-        return Path(str(explicit))
-    playbooks = settings.get("playbooks_dir") or os.environ.get("FIRELINE_PLAYBOOKS_DIR") or "playbooks"
-    local = Path(str(playbooks)) / SUBDIR
-    return local if local.is_dir() else _PACKAGED
+    return shared_templates_dir("email", _PACKAGED, ctx.settings if ctx is not None else None)
 
 
 def render_email(name: str, variables: dict[str, Any], directory: Path) -> RenderedEmail:

@@ -12,7 +12,6 @@ through for a ``url`` field.
 from __future__ import annotations
 
 import json
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -24,9 +23,9 @@ from markupsafe import Markup
 from pydantic import BaseModel, Field
 
 from engine.sdk import ActionContext, ActionError
+from engine.sdk.templates import templates_dir as shared_templates_dir
 from integrations.slack.blocks import escape, mention
 
-TEMPLATES_DIR = "SLACK_TEMPLATES_DIR"
 SUBDIR = Path("templates") / "slack"
 MAX_OUTPUT_CHARS = 100_000
 MAX_BLOCKS = 50
@@ -95,13 +94,7 @@ def _environment(directory: str) -> SandboxedEnvironment:
 
 def templates_dir(ctx: ActionContext | None = None) -> Path:
     """Where templates live: ``SLACK_TEMPLATES_DIR``, else ``<playbooks dir>/templates/slack``."""
-    settings = ctx.settings if ctx is not None else {}
-    explicit = settings.get(TEMPLATES_DIR) or os.environ.get(TEMPLATES_DIR)
-    if explicit:
-        return Path(str(explicit))
-    playbooks = settings.get("playbooks_dir") or os.environ.get("FIRELINE_PLAYBOOKS_DIR") or "playbooks"
-    local = Path(str(playbooks)) / SUBDIR
-    return local if local.is_dir() else _PACKAGED
+    return shared_templates_dir("slack", _PACKAGED, ctx.settings if ctx is not None else None)
 
 
 def render_template(name: str, variables: dict[str, Any], directory: Path) -> RenderedMessage:
