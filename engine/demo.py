@@ -10,6 +10,7 @@ run writes its post-incident review.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -131,7 +132,7 @@ async def run_demo(home: Path) -> int:
         async with LocalStack(settings) as stack:
             es_url = stack.elasticsearch_url or ""
             seeded = await asyncio.to_thread(seed_sample_data, es_url)
-            mlflow, mlflow_uri = await registry
+            _, mlflow_uri = await registry
             # The worker runs in this process: actions read these like any deployment's settings.
             os.environ.update(MLFLOW_TRACKING_URI=mlflow_uri, FIRELINE_HOME=str(home))
             console.print(
@@ -168,10 +169,10 @@ async def run_demo(home: Path) -> int:
             finally:
                 stop.set()
                 await services
-                mlflow.stop()
     finally:
-        if not registry.done():
-            registry.cancel()
+        # The registry starts in a thread; whatever happened meanwhile, wait for it and stop it.
+        with contextlib.suppress(Exception):
+            (await registry)[0].stop()
     _print_review(results[-1] if results else None)
     console.print(f"demo finished in {time.monotonic() - started_at:.0f} s; everything it started is stopped")
     return 0 if len(results) == 2 and all(r.status is RunStatus.SUCCEEDED for r in results) else 1
