@@ -1,115 +1,227 @@
-"""Figure 8: an alert storm on the real HTTP receiver (engine.ingest), the engine worker behind it.
+"""Figure 8: an alert storm on the real receiver, each of sender, receiver and worker in its own process.
 
-Many senders post signed generic alerts that share a few fingerprints; the receiver must start
-exactly one run per fingerprint and join every repeat to it.
+The receiver runs as ``fireline up`` runs it (spool on: 202 once the alert is on disk, runs started
+and joined in the background). A sender process posts signed alerts over keep-alive connections;
+the engine worker is the bench's. In the same run, a raw client process starts the same number of
+workflows (same ids shape: ``fingerprints`` distinct ids, ``USE_EXISTING`` for the rest) from the
+same number of concurrent callers: the rate Temporal itself takes starts at. Then a second storm
+SIGKILLs the receiver mid-way and restarts it on its spool; every alert that got a 2xx must end up
+on its incident's run, one run per fingerprint (counted, not assumed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 
-from bench.actions import BENCH_REGISTRY
 from bench.stats import per_second, percentile, summarize_ms
+from bench.storm_procs import PLAYBOOK
+from engine.ingest.spool import pending_count
+from engine.stack.processes import free_port
 
-SECRET = "bench-webhook-secret"
-PLAYBOOK = """\
-apiVersion: fireline/v1
-kind: Playbook
-metadata: {{ name: {name}, version: 1, title: storm }}
-trigger:
-  any: [{{ source: generic, match: {{ rule: "storm-*" }} }}]
-  dedup: {{ window: 1h }}
-steps:
-  - id: evidence
-    uses: bench.search
-    with: {{ index: "logs-model-gateway-*", model: "{{{{ alert.title }}}}", size: 5 }}
-  - id: hold
-    wait: 1h
-"""
+ROOT = Path(__file__).resolve().parent.parent
+DRAIN_TIMEOUT_S = 600.0
 
 
-async def storm(client: Client, queue: str, alerts: int, fingerprints: int, senders: int) -> dict[str, Any]:
-    """Send ``alerts`` alerts from ``senders`` concurrent connections; the engine worker must be running.
+def _spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # our own module, same interpreter
+        [sys.executable, "-m", "bench.storm_procs", *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
 
-    engine.ingest is imported here, not at the top, so the rest of the bench runs without it.
-    """
-    import httpx
-    from pydantic import SecretStr
 
-    from engine.ingest.auth import SIGNATURE_HEADER, sign
-    from engine.ingest.config import ReceiverConfig
-    from engine.ingest.core import build_ingest
-    from engine.ingest.receiver import build_app
-    from engine.ingest.server import ReceiverServer
-    from engine.settings import Settings, TemporalSettings
-    from engine.spec.catalog import load_catalog
+def _start_receiver(address: str, queue: str, home: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+    proc = _spawn("receiver", address, queue, str(home), str(port))
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("ready "):
+        proc.kill()
+        raise RuntimeError(f"receiver process did not start: {line[:200]!r}")
+    return proc, line.split(" ", 1)[1]
 
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+async def _output(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, _ = await asyncio.to_thread(proc.communicate)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench process failed ({proc.returncode})")
+    found: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return found
+
+
+def spooled(home: Path) -> int:
+    """Alerts in the receiver's spool not yet handed to Temporal (read from the journal)."""
+    return pending_count(home)
+
+
+async def _drained(home: Path, within_s: float = DRAIN_TIMEOUT_S) -> float:
+    """Wait until the spool is empty; perf_counter() when it was seen empty."""
+    deadline = time.monotonic() + within_s
+    while spooled(home):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{spooled(home)} alerts still spooled after {within_s:.0f} s")
+        await asyncio.sleep(0.05)
+    return time.perf_counter()
+
+
+async def _bounded(items: list[str], act: Any, limit: int = 50) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: str) -> Any:
+        async with gate:
+            return await act(item)
+
+    return list(await asyncio.gather(*(one(i) for i in items)))
+
+
+async def check_runs(client: Client, acknowledged: dict[str, list[Any]]) -> dict[str, int]:
+    """Count what the runs recorded against what the receiver acknowledged."""
+    from engine.client import status
+
+    by_fp: dict[str, set[str]] = defaultdict(set)
+    expected: dict[str, set[str]] = defaultdict(set)
+    for alert_id, (fingerprint, _status, *runs) in acknowledged.items():
+        expected[fingerprint].add(alert_id)
+        by_fp[fingerprint].update(r for r in runs if r)
+    run_ids = sorted(set().union(*by_fp.values())) if by_fp else []
+    states = await _bounded(run_ids, lambda r: status(client, r))
+    recorded: dict[str, set[str]] = {}
+    for state in states:
+        recorded[state.run_id] = {state.alert_id} | {a.id for a in state.joined_alerts}
+    lost = 0
+    for fingerprint, ids in expected.items():
+        (run_id,) = by_fp[fingerprint] if len(by_fp[fingerprint]) == 1 else (None,)
+        lost += len(ids - recorded.get(run_id or "", set()))
+    return {
+        "acknowledged": len(acknowledged),
+        "fingerprints": len(expected),
+        "runs": len(run_ids),
+        "fingerprints_with_one_run": sum(1 for runs in by_fp.values() if len(runs) == 1),
+        "recorded_on_their_run": len(acknowledged) - lost,
+        "lost": lost,
+    }
+
+
+async def _terminate(client: Client, ids: list[str]) -> None:
+    async def one(workflow_id: str) -> None:
+        try:
+            await client.get_workflow_handle(workflow_id).terminate("bench done")
+        except Exception:  # already closed
+            return
+
+    await _bounded(ids, one)
+
+
+async def _raw(
+    client: Client, address: str, queue: str, alerts: int, fingerprints: int, senders: int
+) -> float:
+    """Raw start rate, starts/s, from a process of its own (same id shape as the storm)."""
+    found = await _output(_spawn("raw", address, queue, str(alerts), str(fingerprints), str(senders)))
+    await _terminate(client, list(found["ids"]))
+    return float(per_second(found["started"], found["seconds"]))
+
+
+async def storm(
+    client: Client,
+    address: str,
+    queue: str,
+    baseline_queue: str,
+    alerts: int,
+    fingerprints: int,
+    senders: int,
+    kill_alerts: int,
+) -> dict[str, Any]:
+    """The storm, the raw start rate beside it, and the receiver killed mid-storm."""
+    raw_rate = await _raw(client, address, baseline_queue, alerts, fingerprints, senders)
     tag = uuid.uuid4().hex[:6]
+    result: dict[str, Any] = {"ingest_raw_starts_per_s": raw_rate}
     with tempfile.TemporaryDirectory(prefix="fireline-bench-ingest-") as tmp:
         home = Path(tmp)
         (home / "pb").mkdir()
         (home / "pb" / "storm.yaml").write_text(PLAYBOOK.format(name=f"storm-{tag}"), encoding="utf-8")
-        catalog = load_catalog([home / "pb"], BENCH_REGISTRY)
-        if catalog.diagnostics:
-            raise RuntimeError("; ".join(d.render() for d in catalog.diagnostics))
-        settings = Settings(home=home, temporal=TemporalSettings(task_queue=queue))
-        # Rate limits off: this measures what the receiver and Temporal can take, not the limiter.
-        config = ReceiverConfig(webhook_secret=SecretStr(SECRET), rate_per_s=1e6, rate_burst=1_000_000)
-        ingest = build_ingest(settings, client, catalog, elasticsearch_url=None, config=config)
-        server = ReceiverServer(build_app(ingest), "127.0.0.1", 0)
-        url = await server.start()
-        latencies: list[float] = []
-        outcomes: list[dict[str, Any]] = []
-
-        async def sender(numbers: range) -> None:
-            async with httpx.AsyncClient(timeout=60) as http:
-                for i in numbers:
-                    doc = {
-                        "id": f"storm-{tag}-{i}",
-                        "rule": "storm-token-burn",
-                        "title": f"token burn {i}",
-                        "fingerprint": f"fp-{tag}-{i % fingerprints}",
-                    }
-                    body = json.dumps(doc).encode()
-                    headers = {SIGNATURE_HEADER: sign(SECRET, body), "Content-Type": "application/json"}
-                    sent = time.perf_counter()
-                    response = await http.post(f"{url}/alerts/generic", content=body, headers=headers)
-                    latencies.append(time.perf_counter() - sent)
-                    if response.status_code != 202:
-                        raise RuntimeError(f"receiver answered {response.status_code}: {response.text[:200]}")
-                    outcomes.extend(response.json()["alerts"])
-
-        per_sender = alerts // senders
-        started = time.perf_counter()
+        port = free_port()
+        receiver, url = await asyncio.to_thread(_start_receiver, address, queue, home, port)
+        run_ids: list[str] = []
         try:
-            await asyncio.gather(
-                *(sender(range(k * per_sender, (k + 1) * per_sender)) for k in range(senders))
+            started = time.perf_counter()
+            sent = await _output(_spawn("sender", url, tag, str(alerts), str(fingerprints), str(senders)))
+            drained = await _drained(home)
+            counts = await check_runs(client, sent["acknowledged"])
+            run_ids += [r for v in sent["acknowledged"].values() for r in v[2:] if r]
+            accept_rate = per_second(len(sent["latencies"]), sent["seconds"])
+            through_rate = per_second(len(sent["latencies"]), drained - started)
+            lat = summarize_ms(sent["latencies"])
+            result.update(
+                {
+                    "ingest_alerts": len(sent["acknowledged"]),
+                    "ingest_fingerprints": fingerprints,
+                    "ingest_senders": senders,
+                    "ingest_alerts_per_s": accept_rate,
+                    "ingest_handed_over_per_s": through_rate,
+                    "ingest_rate_ratio": round(through_rate / raw_rate, 3) if raw_rate else None,
+                    "ingest_accept_p50_ms": lat["p50"],
+                    "ingest_accept_p99_ms": round(percentile([x * 1000 for x in sent["latencies"]], 99), 2),
+                    "ingest_runs_started": counts["runs"],
+                    "ingest_check": counts,
+                }
             )
+            # The same receiver process is now SIGKILLed in the middle of a second storm.
+            kill = await _killed_storm(
+                client, address, queue, home, port, url, receiver, kill_alerts, accept_rate
+            )
+            receiver = kill.pop("_receiver")
+            run_ids += kill.pop("_run_ids")
+            result.update(kill)
         finally:
-            elapsed = time.perf_counter() - started
-            await server.stop()
-    statuses = Counter(str(o["status"]) for o in outcomes)
-    run_ids = {p["run_id"] for o in outcomes for p in o.get("playbooks", []) if p.get("run_id")}
-    for run_id in run_ids:
-        await client.get_workflow_handle(run_id).terminate("bench done")
-    lat = summarize_ms(latencies)
+            await asyncio.to_thread(_stop, receiver)
+            await _terminate(client, sorted(set(run_ids)))
+    return result
+
+
+async def _killed_storm(
+    client: Client,
+    address: str,
+    queue: str,
+    home: Path,
+    port: int,
+    url: str,
+    receiver: subprocess.Popen[str],
+    alerts: int,
+    rate: float,
+) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:6]
+    fingerprints = max(1, alerts // 10)
+    sender = _spawn("sender", url, tag, str(alerts), str(fingerprints), "50")
+    await asyncio.sleep(max(0.2, 0.5 * alerts / max(rate, 1.0)))  # about half-way through
+    receiver.kill()
+    receiver.wait(10)
+    killed_with = spooled(home)
+    receiver, _ = await asyncio.to_thread(_start_receiver, address, queue, home, port)
+    sent = await _output(sender)
+    await _drained(home)
+    counts = await check_runs(client, sent["acknowledged"])
     return {
-        "ingest_alerts": per_sender * senders,
-        "ingest_fingerprints": fingerprints,
-        "ingest_senders": senders,
-        "ingest_alerts_per_s": per_second(len(latencies), elapsed),
-        "ingest_accept_p50_ms": lat["p50"],
-        "ingest_accept_p99_ms": round(percentile([x * 1000 for x in latencies], 99), 2),
-        "ingest_runs_started": statuses.get("started", 0),
-        "ingest_distinct_runs": len(run_ids),
-        "ingest_statuses": dict(statuses),
+        "ingest_kill_alerts": alerts,
+        "ingest_kill_spooled_at_kill": killed_with,
+        "ingest_kill_sender_retries": sent["retries"],
+        "ingest_kill_check": counts,
+        "_receiver": receiver,
+        "_run_ids": [r for v in sent["acknowledged"].values() for r in v[2:] if r],
     }

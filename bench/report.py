@@ -10,6 +10,8 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 OVERHEAD_TARGET = 1.15
 THROUGHPUT_TARGET = 0.85
+INGEST_RATE_TARGET = 0.8
+ACCEPT_P99_TARGET_MS = 50.0
 
 
 def _ms(summary: dict[str, Any] | None, key: str) -> str:
@@ -168,22 +170,43 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     if isinstance(r.get("ingest"), str):
         out.append(("ingest storm", r["ingest"], "", "", ""))
     elif "ingest_alerts_per_s" in r:
+        check = r.get("ingest_check", {})
         out.append(
             (
                 f"ingest storm: {r['ingest_alerts']} alerts, {r['ingest_fingerprints']} fingerprints",
-                f"{r['ingest_alerts_per_s']:.0f} alerts/s",
-                "",
-                "",
-                f"runs started {r['ingest_distinct_runs']} (want {r['ingest_fingerprints']})",
+                f"{r['ingest_handed_over_per_s']:.0f} alerts/s on runs",
+                f"raw starts {r['ingest_raw_starts_per_s']:.0f}/s",
+                _x(r.get("ingest_rate_ratio")),
+                _verdict(r.get("ingest_rate_ratio"), INGEST_RATE_TARGET, True),
             )
         )
         out.append(
             (
-                "ingest storm: accept latency p50 / p99",
+                "ingest storm: accept latency p50 / p99 (202 rate)",
                 f"{r['ingest_accept_p50_ms']:.1f} / {r['ingest_accept_p99_ms']:.1f} ms",
+                f"{r['ingest_alerts_per_s']:.0f} alerts/s accepted",
                 "",
+                _verdict(r["ingest_accept_p99_ms"], ACCEPT_P99_TARGET_MS, False).replace(")", " ms)"),
+            )
+        )
+        out.append(
+            (
+                "ingest storm: runs / repeats recorded on their run",
+                f"{check.get('runs', '-')} runs",
+                f"{check.get('recorded_on_their_run', '-')} of {check.get('acknowledged', '-')}",
                 "",
+                f"want {r['ingest_fingerprints']} runs, lost {check.get('lost', '-')}",
+            )
+        )
+    if "ingest_kill_check" in r:
+        kill = r["ingest_kill_check"]
+        out.append(
+            (
+                f"receiver SIGKILLed mid-storm ({r['ingest_kill_alerts']} alerts)",
+                f"{kill['recorded_on_their_run']} of {kill['acknowledged']} acknowledged on runs",
+                f"{kill['runs']} runs / {kill['fingerprints']} fingerprints",
                 "",
+                f"lost {kill['lost']} (want 0)",
             )
         )
     if "validate_50_ms" in r:

@@ -10,6 +10,9 @@ Variables:
   source only; set it empty to refuse bearer tokens for that source.
 - ``FIRELINE_RECEIVER_RATE`` / ``FIRELINE_RECEIVER_BURST``: accepted requests per second and burst,
   per source.
+- ``FIRELINE_RECEIVER_SPOOL``: ``1`` (the default) answers 202 once an alert is stored durably in
+  ``$FIRELINE_HOME/spool/`` and starts its runs in the background; ``0`` answers only after Temporal
+  has started or joined every run.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ ENV_SECRET = "FIRELINE_WEBHOOK_SECRET"
 ENV_TOKEN = "FIRELINE_WEBHOOK_TOKEN"
 ENV_RATE = "FIRELINE_RECEIVER_RATE"
 ENV_BURST = "FIRELINE_RECEIVER_BURST"
+ENV_SPOOL = "FIRELINE_RECEIVER_SPOOL"
 SECRET_FILE = "webhook-secret"
 
 #: Sources the HTTP receiver accepts, each at ``POST /alerts/<source>``.
@@ -53,6 +57,8 @@ class ReceiverConfig(BaseModel):
     dispatch_timeout_s: float = Field(20.0, gt=0)
     max_concurrent_starts: int = Field(64, gt=0)
     recent_alerts: int = Field(1000, gt=0)
+    #: Acknowledge once spooled on disk (``fireline up``'s default) instead of after Temporal answered.
+    spool: bool = False
 
     @property
     def has_credentials(self) -> bool:
@@ -85,9 +91,13 @@ class ReceiverConfig(BaseModel):
                     raise ConfigError(f"{name} must be a number, got {raw[:20]!r}") from None
                 if extra[field] <= 0:
                     raise ConfigError(f"{name} must be positive")
+        spool = env.get(ENV_SPOOL, "1").strip().lower()
+        if spool not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"{ENV_SPOOL} must be 1 or 0, got {spool[:20]!r}")
         return cls(
             webhook_secret=SecretStr(secret) if secret else None,
             tokens=tokens,
+            spool=spool in ("1", "true", "yes", "on"),
             **{k: (int(v) if k == "rate_burst" else v) for k, v in extra.items()},
         )
 

@@ -24,9 +24,11 @@ from engine.ingest.alert_log import AlertLog
 from engine.ingest.config import ReceiverConfig
 from engine.ingest.dead_letters import DeadLetterStore
 from engine.ingest.dispatch import Dispatcher, outcome_base
-from engine.ingest.errors import RequestRejected, TemporalUnavailable
+from engine.ingest.errors import RequestRejected, SpoolUnavailable, TemporalUnavailable
 from engine.ingest.es_refs import AlertDocReader, es_client_for
+from engine.ingest.handover import Handover
 from engine.ingest.models import AlertLogEntry, AlertOutcome, AlertStatus, IngestResponse, Via
+from engine.ingest.spool import AlertSpool
 from engine.ingest.triggers import TriggerSet
 from engine.settings import Settings
 from engine.spec.catalog import Catalog
@@ -56,6 +58,8 @@ class Ingest:
     log: AlertLog
     dead_letters: DeadLetterStore
     docs: AlertDocReader | None = None
+    #: With a spool, receiver alerts are acknowledged once on disk and handed over in the background.
+    handover: Handover | None = None
 
     def record(self, outcome: AlertOutcome, *, via: Via, http_status: int | None = None) -> None:
         """Append one outcome to the alert log."""
@@ -102,7 +106,10 @@ class Ingest:
                     continue
                 alerts += completed.alerts
                 resolved += completed.resolved
-        outcomes = await self.dispatch_all(alerts, via=via)
+        if self.handover is not None and via is Via.RECEIVER:
+            outcomes = await self.spool_all(alerts, via=via)
+        else:
+            outcomes = await self.dispatch_all(alerts, via=via)
         for alert in resolved:
             self.record(_resolved(alert), via=via)
         for alert_id in missing:
@@ -135,6 +142,28 @@ class Ingest:
         if problem is not None:
             raise problem
         return outcomes
+
+    async def spool_all(self, alerts: list[Alert], *, via: Via) -> list[AlertOutcome]:
+        """Store matching alerts durably for the hand-over; their run ids are known already.
+
+        Raises:
+            SpoolUnavailable: the spool could not be written (nothing is acknowledged).
+        """
+        assert self.handover is not None
+        outcomes = [self.dispatcher.preview(alert) for alert in alerts]
+        queued = [(a, o) for a, o in zip(alerts, outcomes, strict=True) if o.status is AlertStatus.QUEUED]
+        try:
+            await asyncio.gather(*(self.handover.spool.put(a.template_view(), via=via) for a, _ in queued))
+        except OSError as exc:
+            raise SpoolUnavailable(f"the alert spool cannot be written: {exc.strerror or exc}") from None
+        for outcome in outcomes:
+            if outcome.status is not AlertStatus.QUEUED:
+                self.record(outcome, via=via)
+        return outcomes
+
+    def record_handed(self, outcome: AlertOutcome, via: Via) -> None:
+        """Log what the hand-over did with a spooled alert."""
+        self.record(outcome, via=via)
 
     async def replay(self, letter_id: str) -> AlertOutcome:
         """Hand a dead letter's alert to its playbooks again; the letter goes when they all start.
@@ -208,14 +237,19 @@ def build_ingest(
     )
     docs = AlertDocReader(es_client_for(settings, elasticsearch_url)) if elasticsearch_url else None
     log = AlertLog(home, capacity=config.recent_alerts)
-    return Ingest(config, client, triggers, dispatcher, log, dead_letters, docs)
+    ingest = Ingest(config, client, triggers, dispatcher, log, dead_letters, docs)
+    if config.spool:
+        ingest.handover = Handover(AlertSpool(home), dispatcher, ingest.record_handed)
+    return ingest
 
 
 async def replay_dead_letter(
     settings: Settings, client: Client, catalog: Catalog, letter_id: str
 ) -> AlertOutcome:
     """``fireline alerts replay ID``: replay one dead letter against the current catalog."""
-    ingest = build_ingest(settings, client, catalog, elasticsearch_url=None)
+    # No spool here: the receiver's own process owns it.
+    config = ReceiverConfig.from_env(settings.home.resolve()).model_copy(update={"spool": False})
+    ingest = build_ingest(settings, client, catalog, elasticsearch_url=None, config=config)
     return await ingest.replay(letter_id)
 
 

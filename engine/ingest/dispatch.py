@@ -16,9 +16,11 @@ put the alert in the dead-letter store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -33,11 +35,14 @@ from engine.ingest.errors import TemporalUnavailable
 from engine.ingest.models import AlertOutcome, AlertStatus, PlaybookOutcome, RunDisposition, Via
 from engine.ingest.triggers import Match, TriggerSet
 from engine.plan.inputs import resolve_inputs
+from engine.plan.state import JoinedAlert
 from engine.templating import TemplateEngine
+from engine.workflows.types import JOIN_SIGNAL
 
 logger = logging.getLogger("fireline.ingest")
 T = TypeVar("T")
 MAX_CLOSED_REMEMBERED = 100_000
+MAX_OPEN_REMEMBERED = 100_000
 
 #: Temporal answers that a retry will not change: the alert goes to the dead-letter store.
 _PERMANENT = frozenset({RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION})
@@ -85,6 +90,8 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(max_concurrent)
         # workflow id → monotonic time until which its closed run still absorbs repeats.
         self._closed_until: dict[str, float] = {}
+        # Runs this process saw open: a repeat for one of them is a single signal (no describe, no start).
+        self._open: OrderedDict[str, None] = OrderedDict()
 
     async def dispatch(
         self,
@@ -117,6 +124,34 @@ class Dispatcher:
             outcomes.append(result)
         return self._summarize(alert, view, outcomes, via=via, dead_letter=dead_letter)
 
+    def preview(self, alert: Alert) -> AlertOutcome:
+        """What :meth:`dispatch` will do, without Temporal: the matches and their run ids.
+
+        A match whose dedup key does not render gets no run id; the hand-over dead-letters it.
+        """
+        report = self.triggers.match(alert)
+        if not report.matches:
+            base = outcome_base(alert, AlertStatus.NO_MATCH)
+            return AlertOutcome(
+                **base, mismatches=report.mismatches, reason=f"no playbook matched: {report.reason()}"
+            )
+        view = alert.template_view()
+        outcomes: list[PlaybookOutcome] = []
+        for match in report.matches:
+            run_id: str | None = None
+            plan = match.playbook.plan
+            with contextlib.suppress(FirelineError):
+                run_id = run_id_for(plan, str(self.engine.render(plan.dedup_key, {"alert": view})))
+            outcomes.append(
+                PlaybookOutcome(
+                    playbook=match.playbook.plan.name,
+                    rule=match.rule,
+                    disposition=RunDisposition.QUEUED,
+                    run_id=run_id,
+                )
+            )
+        return AlertOutcome(**outcome_base(alert, AlertStatus.QUEUED), playbooks=outcomes)
+
     def _summarize(
         self,
         alert: Alert,
@@ -146,6 +181,10 @@ class Dispatcher:
         plan = match.playbook.plan
         try:
             run_id, inputs = self._prepare(match, view)
+            if run_id in self._open and await self._join_open(run_id, view):
+                return PlaybookOutcome(
+                    playbook=plan.name, rule=match.rule, disposition=RunDisposition.JOINED, run_id=run_id
+                )
             if await self._closed_recently(run_id, plan.dedup_window_s):
                 return PlaybookOutcome(
                     playbook=plan.name,
@@ -170,6 +209,7 @@ class Dispatcher:
                 playbook=plan.name, rule=match.rule, disposition=RunDisposition.FAILED, reason=str(exc)
             )
         assert started is not None  # NOT_FOUND raises unless missing_ok
+        self._remember_open(started.run_id)
         disposition = RunDisposition.JOINED if started.joined else RunDisposition.STARTED
         return PlaybookOutcome(
             playbook=plan.name, rule=match.rule, disposition=disposition, run_id=started.run_id
@@ -186,6 +226,33 @@ class Dispatcher:
         except FirelineError as exc:
             raise _Permanent(f"inputs: {exc}") from None
         return run_id_for(plan, str(dedup_value)), inputs
+
+    def _remember_open(self, run_id: str) -> None:
+        self._open[run_id] = None
+        self._open.move_to_end(run_id)
+        while len(self._open) > MAX_OPEN_REMEMBERED:
+            self._open.popitem(last=False)
+
+    async def _join_open(self, run_id: str, view: dict[str, Any]) -> bool:
+        """Signal a repeat to a run seen open; False when it has closed since (start afresh)."""
+        alert: Mapping[str, Any] = view
+        if self.options is not None and self.options.pseudonymizer is not None:
+            alert, _ = self.options.pseudonymizer.scrub(view, {})
+        joined = JoinedAlert(
+            id=str(alert.get("id", "")),
+            title=str(alert.get("title", ""))[:200],
+            received_at=datetime.now(UTC),
+        )
+        handle = self.client.get_workflow_handle(run_id)
+
+        async def send() -> bool:
+            await handle.signal(JOIN_SIGNAL, joined)
+            return True
+
+        if await self._call(send, missing_ok=True):
+            return True
+        self._open.pop(run_id, None)
+        return False
 
     async def _closed_recently(self, run_id: str, window_s: float) -> bool:
         now = time.monotonic()

@@ -42,6 +42,10 @@ class TemporalUnavailable(IngestError):
     """Temporal could not take the alert now; the sender should retry (503)."""
 
 
+class SpoolUnavailable(IngestError):
+    """The local alert spool could not be written; nothing was accepted (503)."""
+
+
 class ElasticsearchUnavailable(IngestError):
     """Alert documents could not be read from Elasticsearch now (503)."""
 

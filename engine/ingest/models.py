@@ -30,6 +30,7 @@ class AlertStatus(StrEnum):
     """What became of one alert (or request)."""
 
     STARTED = "started"  # at least one playbook started a new run
+    QUEUED = "queued"  # stored durably; its runs start (or are joined) in the background
     JOINED = "joined"  # every matching playbook already had a run for this incident
     NO_MATCH = "no_match"  # no playbook's trigger matched
     RESOLVED = "resolved"  # the source says the alert is over; nothing started
@@ -43,6 +44,7 @@ class RunDisposition(StrEnum):
     STARTED = "started"
     JOINED = "joined"  # joined the open run as a signal
     JOINED_CLOSED = "joined_closed"  # the run closed less than the dedup window ago
+    QUEUED = "queued"  # the alert is spooled; this run (its id known already) starts or is joined next
     FAILED = "failed"
 
 

@@ -23,7 +23,12 @@ from engine.ingest.auth import Authenticator
 from engine.ingest.body import check_content_type, parse_json, read_body
 from engine.ingest.config import RECEIVER_SOURCES
 from engine.ingest.core import Ingest
-from engine.ingest.errors import ElasticsearchUnavailable, RequestRejected, TemporalUnavailable
+from engine.ingest.errors import (
+    ElasticsearchUnavailable,
+    RequestRejected,
+    SpoolUnavailable,
+    TemporalUnavailable,
+)
 from engine.ingest.models import ErrorBody, Via
 from engine.ingest.ratelimit import RateLimiter
 
@@ -107,7 +112,7 @@ class Receiver:
             return self._refuse(
                 source, 503, "unavailable", f"{exc}; retry later", headers={"Retry-After": str(RETRY_AFTER_S)}
             )
-        except ElasticsearchUnavailable as exc:
+        except (ElasticsearchUnavailable, SpoolUnavailable) as exc:
             return self._refuse(
                 source, 503, "unavailable", f"{exc}; retry later", headers={"Retry-After": str(RETRY_AFTER_S)}
             )

@@ -120,13 +120,19 @@ async def serve_receiver(
     server = ReceiverServer(
         build_app(ingest, extra_routes=extra_routes), settings.receiver.host, settings.receiver.port
     )
-    url = await server.start()
-    if on_listening is not None:
-        on_listening(url)
+    if ingest.handover is not None:
+        ingest.handover.start()  # alerts spooled before a crash are handed over first
     try:
-        await stop.wait()
+        url = await server.start()
+        if on_listening is not None:
+            on_listening(url)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
     finally:
-        await server.stop()
+        if ingest.handover is not None:
+            await ingest.handover.stop()
 
 
 async def serve_ingest(

@@ -1,0 +1,241 @@
+"""The alert storm's processes: the receiver (as ``fireline up`` runs it), the sender, a raw starter.
+
+``python -m bench.storm_procs receiver ADDRESS QUEUE HOME PORT`` serves the storm playbook under
+``HOME/pb`` with the spool on, prints ``ready URL`` and runs until SIGTERM (or SIGKILL).
+
+``python -m bench.storm_procs sender URL TAG ALERTS FINGERPRINTS CONNECTIONS`` posts signed alerts
+over CONNECTIONS keep-alive connections (its own event loop, its own process), retrying any alert
+that did not get a 2xx (a receiver that died, a 503) until it does, and prints one JSON line: the
+accept latencies of the acknowledged attempts, the wall time, and alert id → (fingerprint, run id).
+
+``python -m bench.storm_procs raw ADDRESS QUEUE N FINGERPRINTS CONNECTIONS`` makes N start calls for
+hand-written workflows (an activity, then a wait) over FINGERPRINTS ids from CONNECTIONS concurrent
+callers and prints the wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+SECRET = "bench-webhook-secret"
+PLAYBOOK = """\
+apiVersion: fireline/v1
+kind: Playbook
+metadata: {{ name: {name}, version: 1, title: storm }}
+trigger:
+  any: [{{ source: generic, match: {{ rule: "storm-*" }} }}]
+  dedup: {{ window: 1h }}
+steps:
+  - id: evidence
+    uses: bench.search
+    with: {{ index: "logs-model-gateway-*", model: "{{{{ alert.title }}}}", size: 5 }}
+  - id: hold
+    wait: 1h
+"""
+
+
+async def receiver(address: str, queue: str, home: Path, port: int) -> None:
+    """The receiver with its spool and hand-over, until SIGTERM."""
+    from pydantic import SecretStr
+
+    from bench.actions import BENCH_REGISTRY
+    from bench.stack import connect
+    from engine.ingest.config import ReceiverConfig
+    from engine.ingest.server import serve_receiver
+    from engine.settings import ReceiverSettings, Settings, TemporalSettings
+    from engine.spec.catalog import load_catalog
+
+    client = await connect(address)
+    catalog = load_catalog([home / "pb"], BENCH_REGISTRY)
+    settings = Settings(
+        home=home,
+        temporal=TemporalSettings(task_queue=queue),
+        receiver=ReceiverSettings(listen=f"127.0.0.1:{port}"),
+    )
+    # Rate limits off: this measures what the receiver and Temporal can take, not the limiter.
+    config = ReceiverConfig(
+        webhook_secret=SecretStr(SECRET), rate_per_s=1e6, rate_burst=1_000_000, spool=True
+    )
+    from engine.ingest.core import build_ingest
+
+    ingest = build_ingest(settings, client, catalog, elasticsearch_url=None, config=config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_receiver(
+        settings,
+        client,
+        catalog,
+        stop,
+        elasticsearch_url=None,
+        ingest=ingest,
+        on_listening=lambda url: print(f"ready {url}", flush=True),
+    )
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection with nothing on top (a load tool, not a client library)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        try:
+            self.writer.write(request)
+            await self.writer.drain()
+            status_line = await self.reader.readuntil(b"\r\n")
+            length = 0
+            while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            data = await self.reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            self.close()
+            raise
+        return int(status_line.split()[1]), data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def sender(url: str, tag: str, alerts: int, fingerprints: int, connections: int) -> dict[str, Any]:
+    """Post every alert until acknowledged; latencies of the acknowledged attempts."""
+    from urllib.parse import urlsplit
+
+    from engine.ingest.auth import SIGNATURE_HEADER, sign
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    latencies: list[float] = []
+    acknowledged: dict[str, list[str | None]] = {}
+    retries = 0
+
+    async def one(conn: _Connection, i: int) -> None:
+        nonlocal retries
+        doc = {
+            "id": f"storm-{tag}-{i}",
+            "rule": "storm-token-burn",
+            "title": f"token burn {i}",
+            "fingerprint": f"fp-{tag}-{i % fingerprints}",
+        }
+        body = json.dumps(doc).encode()
+        deadline = time.monotonic() + 120
+        while True:
+            headers = {SIGNATURE_HEADER: sign(SECRET, body), "Content-Type": "application/json"}
+            sent = time.perf_counter()
+            try:
+                status, data = await conn.post("/alerts/generic", body, headers)
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                status, data = 0, b""
+            if 200 <= status < 300:
+                latencies.append(time.perf_counter() - sent)
+                outcome = json.loads(data)["alerts"][0]
+                runs = [p.get("run_id") for p in outcome.get("playbooks", [])]
+                acknowledged[str(doc["id"])] = [str(doc["fingerprint"]), outcome["status"], *runs]
+                return
+            if 300 <= status < 500:
+                raise RuntimeError(f"receiver answered {status}: {data[:200]!r}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"alert {doc['id']} not acknowledged within 120 s")
+            retries += 1
+            await asyncio.sleep(0.2)
+
+    async def connection(numbers: range) -> None:
+        conn = _Connection(host, port)
+        try:
+            for i in numbers:
+                await one(conn, i)
+        finally:
+            conn.close()
+
+    per = alerts // connections
+    started = time.perf_counter()
+    await asyncio.gather(*(connection(range(k * per, (k + 1) * per)) for k in range(connections)))
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_s": time.process_time(),
+        "latencies": latencies,
+        "acknowledged": acknowledged,
+        "retries": retries,
+    }
+
+
+async def raw(address: str, queue: str, n: int, fingerprints: int, connections: int) -> dict[str, Any]:
+    """Start ``n`` hand-written workflows over ``fingerprints`` ids (``USE_EXISTING`` for repeats)."""
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    from bench import baseline
+    from bench.runs import INCIDENT
+    from bench.stack import connect
+
+    client = await connect(address)
+    tag = uuid.uuid4().hex[:6]
+    per = n // connections
+
+    async def caller(k: int) -> None:
+        for i in range(k * per, (k + 1) * per):
+            await client.start_workflow(
+                baseline.Approval.run,
+                INCIDENT,
+                id=f"bl-storm-{tag}-{i % fingerprints}",
+                task_queue=queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller(k) for k in range(connections)))
+    seconds = time.perf_counter() - started
+    ids = sorted({f"bl-storm-{tag}-{i % fingerprints}" for i in range(per * connections)})
+    return {"seconds": seconds, "started": per * connections, "ids": ids}
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch to one of the three roles."""
+    role, args = argv[0], argv[1:]
+    if role == "receiver":
+        profile = os.environ.get("BENCH_RECEIVER_PROFILE")  # a path: cProfile the receiver into it
+        if profile:
+            import cProfile
+
+            with cProfile.Profile() as prof:
+                asyncio.run(receiver(args[0], args[1], Path(args[2]), int(args[3])))
+            prof.dump_stats(profile)
+        else:
+            asyncio.run(receiver(args[0], args[1], Path(args[2]), int(args[3])))
+    elif role == "sender":
+        found = asyncio.run(sender(args[0], args[1], *(int(a) for a in args[2:5])))
+        print(json.dumps(found), flush=True)
+    elif role == "raw":
+        found = asyncio.run(raw(args[0], args[1], *(int(a) for a in args[2:5])))
+        print(json.dumps(found), flush=True)
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    sys.stdout.flush()
+    os._exit(0)  # skip finalizers: the SDK's native threads can crash a normal shutdown
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

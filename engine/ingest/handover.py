@@ -1,0 +1,106 @@
+"""Hand spooled alerts to Temporal in the background: start or join their runs, then forget them.
+
+The receiver answers as soon as an alert is in the :class:`~engine.ingest.spool.AlertSpool`;
+:class:`Handover` drains it in batches through the same :class:`~engine.ingest.dispatch.Dispatcher`
+as the synchronous path (one run per playbook and dedup key, repeats joined). While Temporal does
+not answer, alerts stay spooled and the hand-over retries with a growing pause; an alert that
+cannot be read back goes to the dead-letter store. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from engine.alerts.model import Alert
+from engine.ingest.dispatch import Dispatcher
+from engine.ingest.errors import TemporalUnavailable
+from engine.ingest.models import AlertOutcome, AlertStatus, Via
+from engine.ingest.spool import AlertSpool, Spooled
+
+logger = logging.getLogger("fireline.ingest")
+BATCH = 256
+FIRST_PAUSE_S = 0.5
+MAX_PAUSE_S = 30.0
+
+Record = Callable[[AlertOutcome, Via], None]
+
+
+class Handover:
+    """The background task that empties one spool into Temporal."""
+
+    def __init__(
+        self, spool: AlertSpool, dispatcher: Dispatcher, record: Record, *, batch: int = BATCH
+    ) -> None:
+        self.spool = spool
+        self.dispatcher = dispatcher
+        self.record = record
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin draining (idempotent)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name="fireline-alert-handover")
+
+    async def stop(self) -> None:
+        """Stop after the batch in flight; what is left stays spooled for the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.spool.close()
+
+    async def _loop(self) -> None:
+        pause = FIRST_PAUSE_S
+        while True:
+            await self.spool.ready.wait()
+            items = self.spool.pending(self.batch)
+            if not items:
+                continue
+            handed = await asyncio.gather(*(self._one(item) for item in items))
+            self.spool.done([item for item, ok in zip(items, handed, strict=True) if ok])
+            if all(handed):
+                pause = FIRST_PAUSE_S
+                continue
+            logger.warning(
+                "Temporal did not take %d spooled alert(s); retrying in %.1f s",
+                handed.count(False),
+                pause,
+            )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, MAX_PAUSE_S)
+
+    async def _one(self, item: Spooled) -> bool:
+        """Hand one alert over; False leaves it spooled for a retry."""
+        try:
+            alert = Alert.model_validate(item.alert)
+        except ValidationError as exc:
+            self._dead_letter(item, f"spooled alert is unreadable: {exc.errors()[:1]}")
+            return True
+        try:
+            outcome = await self.dispatcher.dispatch(alert, via=item.via)
+        except TemporalUnavailable:
+            return False
+        except Exception as exc:  # a bug of ours must not lose the alert: keep it as a dead letter
+            logger.error("hand-over of a spooled alert failed: %s", type(exc).__name__)
+            names = [m.playbook.name for m in self.dispatcher.triggers.match(alert).matches]
+            self._dead_letter(item, f"hand-over failed: {type(exc).__name__}", names)
+            return True
+        self.record(outcome, item.via)
+        return True
+
+    def _dead_letter(self, item: Spooled, reason: str, playbooks: list[str] | None = None) -> None:
+        letter = self.dispatcher.dead_letters.put(item.alert, playbooks or [], reason, via=item.via)
+        outcome = AlertOutcome(
+            id=str(item.alert.get("id", ""))[:200],
+            status=AlertStatus.FAILED,
+            reason=reason,
+            dead_letter=letter.id,
+        )
+        self.record(outcome, item.via)
