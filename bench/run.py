@@ -110,16 +110,21 @@ async def measure(sizes: Sizes, out: Path) -> dict[str, Any]:
 
 
 async def _audit_es(client: Any, root: Path, plan: Any, bq: str, n: int) -> dict[str, Any]:
-    """Engine runs whose audit events go to a local Elasticsearch stand-in, as under ``fireline up``."""
+    """Engine runs as under ``fireline up``: audit trail in a local Elasticsearch stand-in, payload
+    codec on. The hand-written side runs on a client with the same codec (its own worker)."""
     port = free_port()
     try:
         es = noida_elasticsearch(root / "siem", port=port).start(timeout=30)
     except Exception as exc:  # noida-db missing or not starting: say so in the results
         return {"audit_es": f"not measured: {type(exc).__name__}: {exc}"[:300]}
     try:
-        queue = f"bench-audit-{uuid.uuid4().hex[:6]}"
-        async with stack.engine_worker(client, queue, audit_url=f"http://127.0.0.1:{port}"):
-            return await latency.audit_es(client, plan, queue, bq, n)
+        sealed = await stack.connect(client.service_client.config.target_host, codec=True)
+        queue, base_queue = f"bench-audit-{uuid.uuid4().hex[:6]}", f"bench-base-codec-{uuid.uuid4().hex[:6]}"
+        async with (
+            stack.engine_worker(sealed, queue, audit_url=f"http://127.0.0.1:{port}"),
+            stack.baseline_worker(sealed, base_queue),
+        ):
+            return await latency.audit_es(sealed, plan, queue, base_queue, n)
     except Exception as exc:
         return {"audit_es": f"not measured: {type(exc).__name__}: {exc}"[:300]}
     finally:

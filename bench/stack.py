@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import platform
 import shutil
@@ -20,6 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from bench import baseline
 from bench.actions import BENCH_REGISTRY
 from engine.activities.run_action import ActionRunner
+from engine.codec import AesGcmCodec
 from engine.stack.processes import TEMPORAL_SPEED_FLAGS, ManagedProcess, free_port, temporal_dev_server
 from engine.worker import build_worker
 
@@ -92,9 +94,17 @@ def scratch_dir() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def connect(address: str) -> Client:
-    """A client with fireline's pydantic data converter (both sides use it)."""
-    return await Client.connect(address, data_converter=pydantic_data_converter)
+#: The bench's own AES-256 key for the payload codec (data protection), as a keys file would hold it.
+BENCH_CODEC_KEYS = {"bench-1": bytes(range(32))}
+
+
+async def connect(address: str, *, codec: bool = False) -> Client:
+    """A client with fireline's pydantic data converter (both sides use it), sealed with
+    fireline's payload codec (AES-256-GCM) when ``codec``."""
+    converter = pydantic_data_converter
+    if codec:
+        converter = dataclasses.replace(converter, payload_codec=AesGcmCodec(BENCH_CODEC_KEYS, "bench-1"))
+    return await Client.connect(address, data_converter=converter)
 
 
 def baseline_worker(client: Client, task_queue: str) -> Worker:

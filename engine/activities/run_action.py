@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from engine.activities.audit import AuditStore
+from engine.activities.audit_writer import AuditWriter
 from engine.activities.secrets import resolve_secrets
 from engine.errors import ActionError, ActionNotFound, SecretMissing
 from engine.observability import register_secrets
@@ -79,6 +80,7 @@ class ActionRunner:
         self.secrets_dir = secrets_dir
         self.output_cap_bytes = output_cap_bytes
         self.audit = audit or AuditStore(None)
+        self.audit_writer = AuditWriter(self.audit)
 
     @activity.defn(name=ACTIVITY_NAME)
     async def run_action(self, request: ActionRequest) -> ActionResult:
@@ -108,8 +110,9 @@ class ActionRunner:
             settings=self.settings,
             heartbeat=activity.heartbeat,
         )
-        # The trail first: a worker that dies inside the action still leaves "step started" behind.
-        audit_stored = await self._store_audit(request)
+        # The trail first, without waiting for it: the write goes out now and is acknowledged to the
+        # run only once Elasticsearch answered (events not acknowledged yet ride along next time).
+        audit_write = self._submit_audit(request)
         started = time.perf_counter()
         try:
             output = await _call(definition, ctx, params)
@@ -123,18 +126,19 @@ class ActionRunner:
         log.debug("action %s took %.1f ms", request.action, (time.perf_counter() - started) * 1000)
         keep = partial(self.audit.keep_result, request.idempotency_key)
         result = await asyncio.to_thread(cap_output, output, self.output_cap_bytes, keep)
-        result.audit_stored = audit_stored
         result.audit_enabled = self.audit.url is not None
+        if audit_write is None:
+            result.audit_stored = not request.audit
+        elif audit_write.done() and audit_write.result():
+            result.audit_stored = True
+        else:
+            result.audit_stored_seqs = self.audit_writer.stored_seqs(request.audit)
         return result
 
-    async def _store_audit(self, request: ActionRequest) -> bool:
-        if not request.audit:
-            return True
-        try:
-            return await asyncio.to_thread(self.audit.write, request.audit)
-        except Exception as exc:
-            log.warning("audit events for %s not stored yet: %s", request.run_id, type(exc).__name__)
-            return False
+    def _submit_audit(self, request: ActionRequest) -> asyncio.Future[bool] | None:
+        if not request.audit or self.audit.url is None:
+            return None
+        return self.audit_writer.submit(request.audit)
 
 
 async def _call(definition: ActionDefinition, ctx: ActionContext, params: BaseModel) -> Any:

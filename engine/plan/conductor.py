@@ -278,6 +278,9 @@ class Conductor:
             record.status = StepStatus.SUCCEEDED
             if outcome.audit_stored:
                 self.audit.stored(call.audit)
+            elif outcome.audit_stored_seqs:
+                acknowledged = set(outcome.audit_stored_seqs)
+                self.audit.stored([e for e in call.audit if e.seq in acknowledged])
             if not outcome.audit_enabled:
                 self.audit.disable()  # the worker has nowhere to keep a trail: stop carrying it
             return

@@ -42,6 +42,7 @@ class ActionOutcome:
     output: Any
     audit_stored: bool = False
     audit_enabled: bool = True
+    audit_stored_seqs: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.workflows.types import (
         ACTIVITY_NAME,
         AUDIT_ACTIVITY,
+        AUDIT_LOCAL_PATCH,
         AUDIT_PATCH,
         BACKGROUND_NOTICES_PATCH,
         DECIDE_UPDATE,
@@ -81,20 +82,34 @@ class _TemporalExecutor:
         except ActivityError as err:
             raise _as_failure(err) from None
         return ActionOutcome(
-            result.output, audit_stored=result.audit_stored, audit_enabled=result.audit_enabled
+            result.output,
+            audit_stored=result.audit_stored,
+            audit_enabled=result.audit_enabled,
+            audit_stored_seqs=tuple(result.audit_stored_seqs),
         )
 
     async def store_audit(self, events: list[AuditEvent]) -> bool:
         if not workflow.patched(AUDIT_PATCH):
             return False
+        retry = RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=1))
         try:
-            stored: bool = await workflow.execute_activity(
-                AUDIT_ACTIVITY,
-                events,
-                result_type=bool,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=1)),
-            )
+            if workflow.patched(AUDIT_LOCAL_PATCH):
+                # Same write, same acknowledgement (only after Elasticsearch answered), in this worker.
+                stored: bool = await workflow.execute_local_activity(
+                    AUDIT_ACTIVITY,
+                    events,
+                    result_type=bool,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=retry,
+                )
+            else:
+                stored = await workflow.execute_activity(
+                    AUDIT_ACTIVITY,
+                    events,
+                    result_type=bool,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=retry,
+                )
         except ActivityError as err:
             workflow.logger.warning(
                 "audit events %d..%d not stored: %s", events[0].seq, events[-1].seq, err.cause

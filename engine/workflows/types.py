@@ -22,6 +22,8 @@ BACKGROUND_NOTICES_PATCH = "background-notices-v1"
 LEAN_MEMO_PATCH = "lean-memo-v1"
 #: Runs recorded before the audit trail existed replay without its final store.
 AUDIT_PATCH = "audit-trail-v1"
+#: Events no action carried (the run's end) are stored by a local activity: no extra server round trip.
+AUDIT_LOCAL_PATCH = "audit-local-v1"
 STATUS_QUERY = "status"
 DECIDE_UPDATE = "decide"
 JOIN_SIGNAL = "alert_joined"
@@ -79,4 +81,6 @@ class ActionResult(BaseModel):
     truncated: bool = False
     size_bytes: int = 0
     audit_stored: bool = False
+    #: When not all were stored yet: the seqs of the carried audit events Elasticsearch acknowledged.
+    audit_stored_seqs: list[int] = Field(default_factory=list)
     audit_enabled: bool = False
