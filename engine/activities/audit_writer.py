@@ -62,7 +62,6 @@ class AuditWriter:
             self._flusher = asyncio.create_task(self._flush())
         return future
 
-
     async def _flush(self) -> None:
         while self._queued:
             keys = list(self._queued)[: self.max_batch]

@@ -21,7 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from engine.plan.audit import AuditEvent
     from engine.plan.conductor import ActionCall, ActionOutcome, ApprovalMock, Conductor, StepFailure
     from engine.plan.inputs import resolve_inputs
-    from engine.plan.notices import ApprovalNotice, MessageRef
+    from engine.plan.notices import ApprovalNotice, MessageRef, NoticeKind
+    from engine.plan.shared import shared_plan
     from engine.plan.state import JoinedAlert, RunState, StepRecord
     from engine.templating import TemplateEngine
     from engine.workflows.types import (
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         AUDIT_PATCH,
         BACKGROUND_NOTICES_PATCH,
         DECIDE_UPDATE,
+        DECIDED_NEEDS_MESSAGE_PATCH,
         JOIN_SIGNAL,
         LEAN_MEMO_PATCH,
         NOTICES_PATCH,
@@ -134,6 +136,12 @@ class _TemporalExecutor:
         return refs
 
     async def notify_later(self, notice: ApprovalNotice) -> None:
+        if (
+            notice.kind is NoticeKind.DECIDED
+            and not notice.messages
+            and workflow.patched(DECIDED_NEEDS_MESSAGE_PATCH)
+        ):
+            return  # no notifier posted the request: there is no message to update, and no round trip
         if not workflow.patched(BACKGROUND_NOTICES_PATCH):
             await self.notify(notice)
             return
@@ -213,6 +221,8 @@ class PlaybookRun:
     @workflow.init
     def __init__(self, run_input: RunInput) -> None:
         info = workflow.info()
+        # Equal content, one copy per worker: parked runs of a playbook share their plan.
+        run_input.plan = shared_plan(run_input.plan)
         alert = run_input.alert
         self.state = RunState(
             run_id=info.workflow_id,

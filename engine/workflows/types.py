@@ -20,6 +20,8 @@ AUDIT_ACTIVITY = "store_audit"
 BACKGROUND_NOTICES_PATCH = "background-notices-v1"
 #: The client writes the memo at start; the run only updates its status at the end.
 LEAN_MEMO_PATCH = "lean-memo-v1"
+#: A "decided" notice goes only where the request was posted (it updates those messages in place).
+DECIDED_NEEDS_MESSAGE_PATCH = "decided-needs-message-v1"
 #: Runs recorded before the audit trail existed replay without its final store.
 AUDIT_PATCH = "audit-trail-v1"
 #: Events no action carried (the run's end) are stored by a local activity: no extra server round trip.

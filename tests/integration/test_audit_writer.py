@@ -22,7 +22,7 @@ def chain(run_id: str, n: int) -> list[AuditEvent]:
 
 
 async def test_events_from_many_activities_share_bulks_and_are_acknowledged_after_the_write(
-    elasticsearch_url: str,  # noqa: F811
+    elasticsearch_url: str,
 ) -> None:
     store = AuditStore(elasticsearch_url)
     writer = AuditWriter(store)
