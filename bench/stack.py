@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -104,7 +105,14 @@ async def connect(address: str, *, codec: bool = False) -> Client:
     converter = pydantic_data_converter
     if codec:
         converter = dataclasses.replace(converter, payload_codec=AesGcmCodec(BENCH_CODEC_KEYS, "bench-1"))
-    return await Client.connect(address, data_converter=converter)
+    for attempt in range(50):  # a freshly started server can say "frontend is not healthy yet"
+        try:
+            return await Client.connect(address, data_converter=converter)
+        except RuntimeError:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.2)
+    raise AssertionError("unreachable")
 
 
 def baseline_worker(client: Client, task_queue: str) -> Worker:

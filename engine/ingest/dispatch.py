@@ -37,7 +37,7 @@ from engine.ingest.triggers import Match, TriggerSet
 from engine.plan.inputs import resolve_inputs
 from engine.plan.state import JoinedAlert
 from engine.templating import TemplateEngine
-from engine.workflows.types import JOIN_SIGNAL
+from engine.workflows.types import JOIN_MANY_SIGNAL, JOIN_SIGNAL
 
 logger = logging.getLogger("fireline.ingest")
 T = TypeVar("T")
@@ -233,20 +233,35 @@ class Dispatcher:
         while len(self._open) > MAX_OPEN_REMEMBERED:
             self._open.popitem(last=False)
 
-    async def _join_open(self, run_id: str, view: dict[str, Any]) -> bool:
-        """Signal a repeat to a run seen open; False when it has closed since (start afresh)."""
-        alert: Mapping[str, Any] = view
+    def is_open(self, run_id: str) -> bool:
+        """True when this process saw the run open (a repeat can be a bare signal)."""
+        return run_id in self._open
+
+    def _joined(self, view: Mapping[str, Any]) -> JoinedAlert:
+        alert = view
         if self.options is not None and self.options.pseudonymizer is not None:
             alert, _ = self.options.pseudonymizer.scrub(view, {})
-        joined = JoinedAlert(
-            id=str(alert.get("id", "")),
-            title=str(alert.get("title", ""))[:200],
-            received_at=datetime.now(UTC),
-        )
+        title = str(alert.get("title", ""))[:200]
+        return JoinedAlert(id=str(alert.get("id", "")), title=title, received_at=datetime.now(UTC))
+
+    async def _join_open(self, run_id: str, view: dict[str, Any]) -> bool:
+        """Signal a repeat to a run seen open; False when it has closed since (start afresh)."""
+        return await self.join_many(run_id, [view])
+
+    async def join_many(self, run_id: str, views: list[dict[str, Any]]) -> bool:
+        """Signal repeats to an open run, several in one signal; False when it has closed since.
+
+        Raises:
+            TemporalUnavailable: Temporal did not answer; nothing was recorded.
+        """
+        joined = [self._joined(v) for v in views]
         handle = self.client.get_workflow_handle(run_id)
 
         async def send() -> bool:
-            await handle.signal(JOIN_SIGNAL, joined)
+            if len(joined) == 1:
+                await handle.signal(JOIN_SIGNAL, joined[0])
+            else:
+                await handle.signal(JOIN_MANY_SIGNAL, joined)
             return True
 
         if await self._call(send, missing_ok=True):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 
 from pydantic import ValidationError
@@ -19,11 +20,13 @@ from pydantic import ValidationError
 from engine.alerts.model import Alert
 from engine.ingest.dispatch import Dispatcher
 from engine.ingest.errors import TemporalUnavailable
-from engine.ingest.models import AlertOutcome, AlertStatus, Via
+from engine.ingest.models import AlertOutcome, AlertStatus, RunDisposition, Via
 from engine.ingest.spool import AlertSpool, Spooled
 
 logger = logging.getLogger("fireline.ingest")
-BATCH = 256
+BATCH = 5000
+#: Repeats per join signal (a storm on one incident must not make one huge payload).
+MAX_JOINED_PER_SIGNAL = 200
 FIRST_PAUSE_S = 0.5
 MAX_PAUSE_S = 30.0
 
@@ -63,7 +66,7 @@ class Handover:
             items = self.spool.pending(self.batch)
             if not items:
                 continue
-            handed = await asyncio.gather(*(self._one(item) for item in items))
+            handed = await self._hand_over(items)
             self.spool.done([item for item, ok in zip(items, handed, strict=True) if ok])
             if all(handed):
                 pause = FIRST_PAUSE_S
@@ -75,6 +78,58 @@ class Handover:
             )
             await asyncio.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)
+
+    async def _hand_over(self, items: list[Spooled]) -> list[bool]:
+        """Hand a batch over; repeats of one incident go to its run together (one signal)."""
+        groups: dict[str, list[tuple[int, Spooled, Alert]]] = defaultdict(list)
+        alone: list[int] = []
+        for index, item in enumerate(items):
+            try:
+                alert = Alert.model_validate(item.alert)
+            except ValidationError:
+                alone.append(index)  # _one dead-letters it
+                continue
+            preview = self.dispatcher.preview(alert)
+            run_ids = [p.run_id for p in preview.playbooks]
+            if preview.status is AlertStatus.QUEUED and len(run_ids) == 1 and run_ids[0]:
+                groups[run_ids[0]].append((index, item, alert))
+            else:
+                alone.append(index)
+        handed = [False] * len(items)
+
+        async def single(index: int) -> None:
+            handed[index] = await self._one(items[index])
+
+        async def group(run_id: str, members: list[tuple[int, Spooled, Alert]]) -> None:
+            for chunk in range(0, len(members), MAX_JOINED_PER_SIGNAL):
+                part = members[chunk : chunk + MAX_JOINED_PER_SIGNAL]
+                if not self.dispatcher.is_open(run_id):
+                    # The first one starts (or joins) the run; it is then known open.
+                    first, part = part[0], part[1:]
+                    handed[first[0]] = await self._one(first[1])
+                    if not handed[first[0]] or not part:
+                        continue
+                for ok, (index, _, _) in zip(await self._join(run_id, part), part, strict=True):
+                    handed[index] = ok
+
+        await asyncio.gather(*(single(i) for i in alone), *(group(r, m) for r, m in groups.items()))
+        return handed
+
+    async def _join(self, run_id: str, part: list[tuple[int, Spooled, Alert]]) -> list[bool]:
+        """Join repeats to an open run in one signal; one by one when it has closed since."""
+        try:
+            joined = await self.dispatcher.join_many(run_id, [item.alert for _, item, _ in part])
+        except TemporalUnavailable:
+            return [False] * len(part)
+        if not joined:
+            return [await self._one(item) for _, item, _ in part]
+        for _, item, alert in part:
+            outcome = self.dispatcher.preview(alert)
+            outcome.status = AlertStatus.JOINED
+            for playbook in outcome.playbooks:
+                playbook.disposition = RunDisposition.JOINED
+            self.record(outcome, item.via)
+        return [True] * len(part)
 
     async def _one(self, item: Spooled) -> bool:
         """Hand one alert over; False leaves it spooled for a retry."""

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         BACKGROUND_NOTICES_PATCH,
         DECIDE_UPDATE,
         DECIDED_NEEDS_MESSAGE_PATCH,
+        JOIN_MANY_SIGNAL,
         JOIN_SIGNAL,
         LEAN_MEMO_PATCH,
         NOTICES_PATCH,
@@ -304,3 +305,9 @@ class PlaybookRun:
         if alert.id != self.state.alert_id and all(a.id != alert.id for a in self.state.joined_alerts):
             self.state.joined_alerts.append(alert)
             self.conductor.record_event("alert.joined", detail={"alert": alert.id, "title": alert.title})
+
+    @workflow.signal(name=JOIN_MANY_SIGNAL)
+    def alerts_joined(self, alerts: list[JoinedAlert]) -> None:
+        """Record several repeats at once, in order."""
+        for alert in alerts:
+            self.alert_joined(alert)

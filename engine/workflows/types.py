@@ -29,6 +29,8 @@ AUDIT_LOCAL_PATCH = "audit-local-v1"
 STATUS_QUERY = "status"
 DECIDE_UPDATE = "decide"
 JOIN_SIGNAL = "alert_joined"
+#: Several repeats at once (the receiver's hand-over coalesces a storm's repeats per run).
+JOIN_MANY_SIGNAL = "alerts_joined"
 
 
 class ApprovalScript(BaseModel):
