@@ -31,6 +31,9 @@ FIRST_PAUSE_S = 0.5
 MAX_PAUSE_S = 30.0
 
 Record = Callable[[AlertOutcome, Via], None]
+#: A spooled alert of a batch: its index, itself, and what it will start or join.
+_Member = tuple[int, Spooled, AlertOutcome]
+YIELD_EVERY = 20
 
 
 class Handover:
@@ -81,9 +84,11 @@ class Handover:
 
     async def _hand_over(self, items: list[Spooled]) -> list[bool]:
         """Hand a batch over; repeats of one incident go to its run together (one signal)."""
-        groups: dict[str, list[tuple[int, Spooled, Alert]]] = defaultdict(list)
+        groups: dict[str, list[_Member]] = defaultdict(list)
         alone: list[int] = []
         for index, item in enumerate(items):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # the receiver shares this loop: keep accepting meanwhile
             try:
                 alert = Alert.model_validate(item.alert)
             except ValidationError:
@@ -92,7 +97,7 @@ class Handover:
             preview = self.dispatcher.preview(alert)
             run_ids = [p.run_id for p in preview.playbooks]
             if preview.status is AlertStatus.QUEUED and len(run_ids) == 1 and run_ids[0]:
-                groups[run_ids[0]].append((index, item, alert))
+                groups[run_ids[0]].append((index, item, preview))
             else:
                 alone.append(index)
         handed = [False] * len(items)
@@ -100,7 +105,7 @@ class Handover:
         async def single(index: int) -> None:
             handed[index] = await self._one(items[index])
 
-        async def group(run_id: str, members: list[tuple[int, Spooled, Alert]]) -> None:
+        async def group(run_id: str, members: list[_Member]) -> None:
             for chunk in range(0, len(members), MAX_JOINED_PER_SIGNAL):
                 part = members[chunk : chunk + MAX_JOINED_PER_SIGNAL]
                 if not self.dispatcher.is_open(run_id):
@@ -115,7 +120,7 @@ class Handover:
         await asyncio.gather(*(single(i) for i in alone), *(group(r, m) for r, m in groups.items()))
         return handed
 
-    async def _join(self, run_id: str, part: list[tuple[int, Spooled, Alert]]) -> list[bool]:
+    async def _join(self, run_id: str, part: list[_Member]) -> list[bool]:
         """Join repeats to an open run in one signal; one by one when it has closed since."""
         try:
             joined = await self.dispatcher.join_many(run_id, [item.alert for _, item, _ in part])
@@ -123,8 +128,7 @@ class Handover:
             return [False] * len(part)
         if not joined:
             return [await self._one(item) for _, item, _ in part]
-        for _, item, alert in part:
-            outcome = self.dispatcher.preview(alert)
+        for _, item, outcome in part:
             outcome.status = AlertStatus.JOINED
             for playbook in outcome.playbooks:
                 playbook.disposition = RunDisposition.JOINED
