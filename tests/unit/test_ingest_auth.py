@@ -6,6 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from engine.alerts.model import AlertSource
+from engine.errors import ConfigError
 from engine.ingest.auth import SIGNATURE_HEADER, Authenticator, AuthMethod, sign, signature
 from engine.ingest.config import ReceiverConfig, ensure_webhook_secret
 from engine.ingest.errors import AuthFailed
@@ -113,3 +114,10 @@ def test_config_from_environment_and_local_secret_file(tmp_path) -> None:  # typ
     loaded = ReceiverConfig.from_env(tmp_path, {})
     assert loaded.webhook_secret is not None and loaded.webhook_secret.get_secret_value() == secret
     assert secret not in repr(loaded)
+
+
+def test_the_spool_is_on_under_fireline_up_unless_turned_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert ReceiverConfig.from_env(tmp_path, {}).spool is True
+    assert ReceiverConfig.from_env(tmp_path, {"FIRELINE_RECEIVER_SPOOL": "0"}).spool is False
+    with pytest.raises(ConfigError, match="FIRELINE_RECEIVER_SPOOL"):
+        ReceiverConfig.from_env(tmp_path, {"FIRELINE_RECEIVER_SPOOL": "maybe"})
