@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.report import OVERHEAD_TARGET, RESULTS, THROUGHPUT_TARGET
+from bench.report import (
+    APPROVAL_TARGET,
+    INGEST_RATE_TARGET,
+    OVERHEAD_TARGET,
+    RESULTS,
+    THROUGHPUT_TARGET,
+)
 
 ENGINE, BASE, GREY = "#d9480f", "#1c7ed6", "#868e96"
 
@@ -43,9 +49,12 @@ def _ratios(ax: Any, r: dict[str, Any]) -> None:
     ratios = [
         ("overhead p50", r.get("overhead_ratio_p50"), OVERHEAD_TARGET),
         ("overhead p95", r.get("overhead_ratio_p95"), OVERHEAD_TARGET),
-        ("approval p50", r.get("approval_ratio_p50"), None),
+        ("audit+codec p50", r.get("audit_es_ratio_p50"), OVERHEAD_TARGET),
+        ("approval p50", r.get("approval_ratio_p50"), APPROVAL_TARGET),
         ("throughput", r.get("throughput_ratio"), THROUGHPUT_TARGET),
         ("parked RSS", r.get("parked_rss_growth_ratio"), None),
+        ("decide all", r.get("parked_decide_all_ratio"), APPROVAL_TARGET),
+        ("storm vs raw starts", r.get("ingest_rate_ratio"), INGEST_RATE_TARGET),
     ]
     shown = [x for x in ratios if isinstance(x[1], int | float)]
     ax.barh([x[0] for x in shown], [x[1] for x in shown], color=ENGINE)

@@ -11,6 +11,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 OVERHEAD_TARGET = 1.15
 THROUGHPUT_TARGET = 0.85
 INGEST_RATE_TARGET = 0.8
+APPROVAL_TARGET = 1.2
+PARKED_KIB_TARGET = 100.0
 ACCEPT_P99_TARGET_MS = 50.0
 
 
@@ -98,11 +100,11 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         for q in ("p50", "p95"):
             out.append(
                 (
-                    f"5-step run, audit trail in Elasticsearch {q} (n={r['audit_es_n']})",
+                    f"5-step run, audit trail in ES + codec {q} (n={r['audit_es_n']})",
                     _ms(r["audit_es_engine_ms"], q),
                     _ms(r["audit_es_baseline_ms"], q),
                     _x(r[f"audit_es_ratio_{q}"]),
-                    "",
+                    _verdict(r[f"audit_es_ratio_{q}"], OVERHEAD_TARGET, False) if q == "p50" else "",
                 )
             )
         if "audit_es_extra_per_step_ms" in r:
@@ -123,7 +125,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     _ms(r["approval_engine_ms"], q),
                     _ms(r["approval_baseline_ms"], q),
                     _x(r[f"approval_ratio_{q}"]),
-                    "",
+                    _verdict(r[f"approval_ratio_{q}"], APPROVAL_TARGET, False) if q == "p50" else "",
                 )
             )
     if "throughput_ratio" in r:
@@ -155,7 +157,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 f"{e['rss_growth_kib_per_run']:.0f} KiB",
                 f"{b['rss_growth_kib_per_run']:.0f} KiB",
                 "",
-                "",
+                _verdict(e["rss_growth_kib_per_run"], PARKED_KIB_TARGET, False).replace(")", " KiB)"),
             )
         )
         out.append(
@@ -164,7 +166,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 f"{e['decide_all_s']:.1f} s",
                 f"{b['decide_all_s']:.1f} s",
                 _x(r["parked_decide_all_ratio"]),
-                "",
+                _verdict(r["parked_decide_all_ratio"], APPROVAL_TARGET, False),
             )
         )
     if isinstance(r.get("ingest"), str):
