@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,12 +152,16 @@ def test_alerts_sent_to_the_receiver_start_runs_and_are_listed(stack: dict[str, 
     (tmp_path / "p.json").write_text(json.dumps(payload))
     sent = run(stack, "alerts", "send", str(tmp_path / "p.json"), "--source", "generic")
     assert sent.returncode == 0, sent.stdout + sent.stderr
-    assert sent.stdout.startswith("202 ") and '"disposition": "started"' in sent.stdout
+    # `fireline up` answers once the alert is in its spool; the run starts right after.
+    assert sent.stdout.startswith("202 ") and '"disposition": "queued"' in sent.stdout
+    assert '"run_id": "cli-approval-' in sent.stdout
     other = dict(payload, rule="unrelated")
     (tmp_path / "o.json").write_text(json.dumps(other))
     assert run(stack, "alerts", "send", str(tmp_path / "o.json")).returncode == 0
-    listed = run(stack, "alerts").stdout
-    assert "started cli-approval cli-approval-" in listed
+    deadline = time.monotonic() + 30
+    while "started cli-approval cli-approval-" not in (listed := run(stack, "alerts").stdout):
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.2)
     assert "no playbook matched (cli-approval:" in listed
 
     status = json.loads(run(stack, "status", "--json").stdout)
