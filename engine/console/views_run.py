@@ -14,6 +14,7 @@ from engine.console import display
 from engine.console.context import RUN_ID, Console, Kind, read_form
 from engine.console.decisions import STEP_PATH, parse_decision, verdict
 from engine.console.graph import STATE_STYLES, run_graph, state_class
+from engine.console.nested import pending_approvals
 from engine.console.plans import PlanCache, plan_of_run
 from engine.console.reviews import review_file
 from engine.errors import ApprovalRefused, RunNotFound
@@ -66,7 +67,8 @@ class RunViews:
         alert = await console.source.alert(state.run_id)
         plan = plan_of_run(self.plans, console.catalog_loader(), state.playbook, state.sha256)
         groups = console.settings.approver_groups
-        pending = [(record, verdict(principal, record, groups)) for record in state.pending_approvals()]
+        waiting = await pending_approvals(console.source, state)
+        pending = [(record, verdict(principal, record, groups)) for record in waiting]
         context: dict[str, Any] = {
             "state": state,
             "alert_fields": display.flatten(alert) if alert is not None else None,
