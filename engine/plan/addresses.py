@@ -10,6 +10,8 @@ step, to the run that owns the step (:func:`route`); the owning run also answers
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict
 
 from engine.plan.models import StepKind
@@ -29,6 +31,21 @@ class StepAddress(BaseModel):
     def qualified(self) -> str:
         """The path as seen from the top-level run (``breach.authority_approval``)."""
         return f"{self.prefix}{self.path}"
+
+
+_INDEX = re.compile(r"\[\d+\]")
+_ON_FAILURE = re.compile(r"(^|\.)on_failure\.")
+
+
+def generic_path(path: str) -> str:
+    """``revoke_keys[1].revoke`` → ``revoke_keys.revoke``: every item of a loop."""
+    return _INDEX.sub("", path)
+
+
+def bare_path(path: str) -> str:
+    """``on_failure.alert`` → ``alert``: ids are unique in a playbook, so the id alone still names
+    the step (``breach.on_failure.page`` → ``breach.page``)."""
+    return _ON_FAILURE.sub(r"\1", path)
 
 
 def child_run_id(owner_run_id: str, qualified_path: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from engine.errors import ApprovalRefused
-from engine.plan.addresses import StepAddress, local_path
+from engine.plan.addresses import StepAddress, bare_path, local_path
 from engine.plan.audit import AuditChain
 from engine.plan.executor import ApprovalMock, Executor
 from engine.plan.models import ApprovalPlan, StepKind
@@ -148,7 +148,7 @@ class ApprovalDesk:
     async def _await_decision(self, record: StepRecord, window_s: float) -> bool:
         approval = record.approval
         assert approval is not None
-        mock = self.mocks.get(f"{self.path_prefix}{record.path}")
+        mock = self._mock(f"{self.path_prefix}{record.path}")
         if mock is not None and mock.decision is not None:
             due = approval.requested_at + timedelta(seconds=mock.after_s)
             until_due = (due - self.executor.now()).total_seconds()
@@ -159,6 +159,12 @@ class ApprovalDesk:
                     self._apply(record, mock.decision, mock.by, mock.reason, via="rehearsal")
                 return True
         return await self.executor.wait_until(lambda: approval.decision is not None, window_s)
+
+    def _mock(self, qualified: str) -> ApprovalMock | None:
+        """The rehearsal's script for the approval at ``qualified``, by path or by bare id path."""
+        return self.mocks.get(qualified) or next(
+            (m for key, m in self.mocks.items() if bare_path(key) == bare_path(qualified)), None
+        )
 
     def address(self, path: str) -> StepAddress:
         """The step at ``path`` (this run's own path, or its qualified one) in this run."""
