@@ -78,12 +78,22 @@ class RunViews:
             "pending": pending,
             "approvals": [r for r in state.steps if r.approval is not None],
             "temporal_url": console.temporal_url(state.run_id),
+            "child_url": self._child_url,
             "has_review": review_file(console.reviews_dir, state.run_id) is not None,
             "notice": notice,
             "error": error,
             "csrf_field": CSRF_FIELD,
         }
         return console.templates.page("run.html", principal, status_code=status, **context)
+
+    def _child_url(self, run_id: str) -> str | None:
+        """Where a child run opens: its console page, or (ids with ``/``) the Temporal Web UI.
+
+        Its pending approvals are on this page already (qualified paths).
+        """
+        if RUN_ID.match(run_id):
+            return self.console.templates.run_url(run_id)
+        return self.console.temporal_url(run_id)
 
     async def state_json(self, request: Request, principal: Principal) -> Response:
         """``GET /console/api/runs/<id>``: the run's timeline as JSON."""

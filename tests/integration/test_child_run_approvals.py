@@ -130,6 +130,7 @@ async def test_slack_click_and_console_decide_the_approvals_of_a_child_run(
         assert page.status_code == 200
         assert 'data-step="breach.subjects_approval"' in page.text
         assert 'name="step" value="breach.subjects_approval"' in page.text  # a form the user may send
+        assert f'<a href="{link}">child run</a>' in page.text  # the child itself, in the Web UI
         post = await http.post(
             f"/console/runs/{run_id}/decide",
             data={"step": "breach.subjects_approval", "decision": "approve"},
