@@ -19,6 +19,7 @@ from engine.codec import data_converter
 from engine.errors import ApprovalRefused, RunNotFound
 from engine.metrics import FirelineInterceptor, make_runtime
 from engine.observability import setup_tracing
+from engine.plan.addresses import StepAddress, route
 from engine.plan.models import Plan
 from engine.plan.state import Decision, JoinedAlert, RunState, StepRecord
 from engine.privacy import Pseudonymizer
@@ -150,7 +151,6 @@ async def start_run(
             plan=plan,
             alert=dict(alert),
             inputs=dict(inputs),
-            task_queue=task_queue,
             action_queues=options.action_queues if options else {},
         ),
         id=run_id,
@@ -206,7 +206,13 @@ async def decide(
     reason: str = "",
     via: str = "cli",
 ) -> StepRecord:
-    """Send a decision through the ``decide`` Update; refusals raise :class:`ApprovalRefused`."""
+    """Send a decision through the ``decide`` Update; refusals raise :class:`ApprovalRefused`.
+
+    ``step`` may be a qualified path (``breach.authority_approval``): the decision goes to the
+    child run that owns the step (:func:`locate`).
+    """
+    where = await locate(client, run_id, step)
+    run_id, step = where.run_id, where.path
     handle = client.get_workflow_handle(run_id)
     request = DecisionRequest(
         step=step, decision=decision, by=by, groups=groups or [], reason=reason, via=via
@@ -221,6 +227,25 @@ async def decide(
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise await _closed_run_refusal(client, run_id, step) from None
         raise
+
+
+#: Children of children of...: deeper than any playbook nests (the compiler refuses cycles).
+MAX_NESTING = 16
+
+
+async def locate(client: Client, run_id: str, step: str) -> StepAddress:
+    """The run that owns ``step`` and its path there, following ``playbook:`` steps down from ``run_id``.
+
+    A run that does not know the path and started no child it could be in owns it anyway: its
+    ``decide`` Update then says what is pending.
+    """
+    owner, path = run_id, step
+    for _ in range(MAX_NESTING):
+        hop = route(await status(client, owner), path)
+        if hop is None:
+            break
+        owner, path = hop
+    return StepAddress(run_id=owner, path=path, prefix=step[: len(step) - len(path)])
 
 
 async def _closed_run_refusal(client: Client, run_id: str, step: str) -> Exception:

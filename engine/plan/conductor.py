@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import TemplateError
+from engine.plan.addresses import child_run_id
 from engine.plan.approvals import ApprovalDesk, approved
 from engine.plan.audit import AuditChain
 from engine.plan.executor import ActionCall, ActionOutcome, ApprovalMock, Executor, StepFailure
@@ -346,11 +347,14 @@ class Conductor:
     async def _child(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         args = self._render(step.args, frame)
         await self._store_audit()  # a child (e.g. the review) may read this run's trail
+        qualified = f"{self.path_prefix}{record.path}"
+        # Known from the start, so a decision on the child's steps can be routed while it runs.
+        record.child_run = child_run_id(self.state.run_id, qualified)
         try:
-            child_id, outputs = await self.executor.run_child(
-                f"{self.path_prefix}{record.path}", step.playbook or "", args
-            )
+            child_id, outputs = await self.executor.run_child(qualified, step.playbook or "", args)
         except StepFailure as failure:
+            if failure.type != "ChildFailed":  # refused before a child started
+                record.child_run = None
             self._fail(record, failure.type, str(failure))
             return
         record.child_run = child_id
