@@ -21,6 +21,8 @@ from engine.activities.audit import AuditStore
 from engine.plan.audit import AuditChain, AuditEvent
 
 log = logging.getLogger("fireline.security")
+#: How long the process's exit waits for events still being written (a hung cluster must not hang it).
+EXIT_FLUSH_TIMEOUT_S = 30.0
 
 
 class SecurityAudit:
@@ -33,7 +35,7 @@ class SecurityAudit:
         self.path = home / "audit" / f"{self.chain.run_id.replace(':', '_')}.jsonl"
         self._writer = _Writer(self.chain, store, self.path)
         # Flushes at interpreter exit too (the writer thread is a daemon); holds no reference to self.
-        weakref.finalize(self, self._writer.close)
+        weakref.finalize(self, self._writer.close, EXIT_FLUSH_TIMEOUT_S)
 
     def __call__(self, event: dict[str, Any]) -> None:
         """Record one security event (the callback receivers and the console are given); never blocks."""
