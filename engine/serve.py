@@ -25,6 +25,7 @@ from engine.stack.state import web_ui_address, workflow_link
 from engine.worker import build_action_worker, build_worker
 
 log = logging.getLogger("fireline.serve")
+AUDIT_FLUSH_TIMEOUT_S = 30.0
 
 
 def approval_notices(settings: Settings, web_ui_url: str | None = None) -> ApprovalNotices:
@@ -203,4 +204,8 @@ async def serve_services(
         from engine.metrics import serve_metrics
 
         services.append(serve_metrics(settings.observability.metrics_listen, stop))
-    await asyncio.gather(*services)
+    try:
+        await asyncio.gather(*services)
+    finally:
+        # Security events are written by a thread: every one recorded is on disk (and in ES) before exit.
+        await asyncio.to_thread(audit.close, AUDIT_FLUSH_TIMEOUT_S)
