@@ -86,6 +86,9 @@ async def test_the_incident_list_filters_by_atlas_and_owasp_ids(
             assert '<option value="AML.T0057" title="LLM Data Leakage" selected>' in page.text
             assert page.text.count('<tr class="incident"') == 1
             assert '<span class="tag">AML.T0057</span>' in page.text
+            run_page = await http.get(f"/console/runs/{runs[0].run_id}", headers=bearer("viewer"))
+            assert '<a class="tag" href="/console/?atlas=AML.T0057">AML.T0057</a>' in run_page.text
+            assert "not on the pinned lists: LLM02-2025" in run_page.text
     finally:
         for run in runs:
             await fl.cancel(client, run.run_id)
