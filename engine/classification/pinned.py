@@ -1,9 +1,11 @@
 """The pinned lists fireline validates classification ids against (never fetched at run time).
 
-MITRE ATLAS: the techniques and sub-techniques that AI incident playbooks name, with their names as
-published in ATLAS 5.1 (atlas.mitre.org, data from github.com/mitre-atlas/atlas-data). OWASP Top 10
-for LLM Applications 2025 (genai.owasp.org/llm-top-10/): all ten. To update, change the entries and
-the version together; a playbook naming an id that is no longer listed fails ``fireline validate``.
+MITRE ATLAS: a curated subset (the techniques and sub-techniques AI incident playbooks name) of
+ATLAS 5.1.0 as published at atlas.mitre.org (data: github.com/mitre-atlas/atlas-data,
+dist/ATLAS.yaml), with the "AI" names ATLAS 5 gave them (e.g. AML.T0024 "Exfiltration via AI
+Inference API", formerly "... ML Inference API"). OWASP Top 10 for LLM Applications 2025
+(genai.owasp.org/llm-top-10/): all ten. To update, change the entries and the version together; a
+playbook naming an id that is no longer listed then fails ``fireline validate``.
 """
 
 from __future__ import annotations
