@@ -29,6 +29,14 @@ class Taxonomy:
         """The entry's name, or "" for an id not on the list."""
         return self.entries.get(ident, "")
 
+    def label(self, ident: str) -> str:
+        """The name to show: a sub-technique carries its parent's (``LLM Prompt Injection: Direct``)."""
+        name = self.name(ident)
+        parent, _, sub = ident.rpartition(".")
+        if name and sub.isdigit() and len(sub) == 3 and parent in self.entries:
+            return f"{self.entries[parent]}: {name}"
+        return name
+
 
 ATLAS = Taxonomy(
     key="atlas",

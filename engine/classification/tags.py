@@ -116,7 +116,7 @@ class Classification(BaseModel):
             f.value: {
                 "title": f.taxonomy.title,
                 "version": f.taxonomy.version,
-                "ids": [{"id": i, "name": f.taxonomy.name(i)} for i in self.ids(f)],
+                "ids": [{"id": i, "name": f.taxonomy.label(i)} for i in self.ids(f)],
             }
             for f in Framework
         }
@@ -167,7 +167,7 @@ def declared_problems(raw: Any) -> list[tuple[tuple[str | int, ...], str, str]]:
             shown = str(value)[:_MAX_ID_CHARS]
             near = closest(framework, shown) if isinstance(value, str) else ""
             hint = (
-                f"did you mean {near!r} ({taxonomy.name(near)})?"
+                f"did you mean {near!r} ({taxonomy.label(near)})?"
                 if near
                 else f"ids are listed in engine/classification/pinned.py, e.g. {next(iter(taxonomy.entries))}"
             )

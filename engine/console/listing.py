@@ -94,7 +94,7 @@ class TagOption(BaseModel):
 
 def _options(framework: Framework, runs: list[RunSummary]) -> list[TagOption]:
     seen = {i for r in runs for i in (r.atlas if framework is Framework.ATLAS else r.owasp_llm)}
-    return [TagOption(id=i, name=framework.taxonomy.name(i)) for i in sorted(seen)]
+    return [TagOption(id=i, name=framework.taxonomy.label(i)) for i in sorted(seen)]
 
 
 class Listing(BaseModel):

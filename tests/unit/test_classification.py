@@ -43,6 +43,9 @@ def test_the_pinned_lists_carry_their_versions_and_the_real_ids() -> None:
     assert OWASP_LLM.name("LLM06:2025") == "Excessive Agency"
     assert OWASP_LLM.name("LLM10:2025") == "Unbounded Consumption"
     assert closest(Framework.ATLAS, "aml.t0051") == "AML.T0051"
+    assert ATLAS.name("AML.T0051.001") == "Indirect"
+    assert ATLAS.label("AML.T0051.001") == "LLM Prompt Injection: Indirect"
+    assert ATLAS.label("AML.T0051") == "LLM Prompt Injection" and ATLAS.label("AML.T9999") == ""
 
 
 def test_validate_rejects_unknown_ids_with_place_and_closest_id() -> None:
