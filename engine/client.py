@@ -15,6 +15,7 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from engine.classification.tags import Classification
 from engine.codec import data_converter
 from engine.errors import ApprovalRefused, RunNotFound
 from engine.metrics import FirelineInterceptor, make_runtime
@@ -145,6 +146,8 @@ async def start_run(
         title=str(alert.get("title", ""))[:200],
         received_at=datetime.now(UTC),
     )
+    # The same ids the run computes, so the incident list can filter without querying every run.
+    classification = Classification.for_run(plan.classification, alert)
     handle = await client.start_workflow(
         WORKFLOW_NAME,
         RunInput(
@@ -162,6 +165,8 @@ async def start_run(
             "status": "running",
             "title": joined.title,
             "severity": str(alert.get("severity", "")),
+            "atlas": classification.atlas,
+            "owasp_llm": classification.owasp_llm,
         },
         static_summary=f"{plan.name} v{plan.version}: {joined.title}"[:200],
     )
@@ -280,6 +285,13 @@ class RunSummary(BaseModel):
     severity: str
     started_at: datetime | None
     closed_at: datetime | None
+    atlas: list[str] = []
+    owasp_llm: list[str] = []
+
+
+def _ids(value: Any) -> list[str]:
+    # Memos are written by fireline, but a foreign or old one must not break the listing.
+    return [str(v)[:40] for v in value[:50]] if isinstance(value, list) else []
 
 
 async def list_runs(client: Client, *, limit: int = 50, open_only: bool = False) -> list[RunSummary]:
@@ -307,6 +319,8 @@ async def list_runs(client: Client, *, limit: int = 50, open_only: bool = False)
                 severity=str(memo.get("severity", "")),
                 started_at=wf.start_time,
                 closed_at=wf.close_time,
+                atlas=_ids(memo.get("atlas")),
+                owasp_llm=_ids(memo.get("owasp_llm")),
             )
         )
     return out

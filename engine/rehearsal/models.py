@@ -95,6 +95,9 @@ class Expect(_Strict):
     attempts: dict[str, int] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
     not_run: list[str] = Field(default_factory=list)
+    classification: dict[str, list[str]] = Field(
+        default_factory=dict, description="ids the run must carry: atlas, owasp_llm, rejected (values)"
+    )
 
 
 def action_paths(plan: Plan) -> list[str]:

@@ -145,7 +145,35 @@ async def run_all(world: World) -> list[str]:
     assert verdict.status is RunStatus.SUCCEEDED, verdict.failure
     assert verdict.outputs["verified"] is False and verdict.outputs["serving_version"] == 1
     assert verdict.step("verify").output["failure"] == "model_modified"  # type: ignore[union-attr]
-    return [leaked, compromised, exfil, f"{exfil}/breach", abuse, integrity]
+
+    # 6. a death linked to a high-risk AI system: EU AI Act Art. 73(4) initial report, then the complete one
+    mailed = len(world.smtp.mailbox.delivered)  # type: ignore[attr-defined]
+    aware = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ai_act = await world.start(
+        "eu-ai-act-serious-incident",
+        alert("High-risk AI system serious incident", "triage advice linked to a death", models=["triage"]),
+        {"aware_at": aware, "harms": ["death"], "system": "triage-assistant"},
+    )
+    await world.decide_pending(ai_act, "initial_approval", "user:counsel", ["ai-compliance"])
+    await world.decide_pending(ai_act, "follow_up_approval", "user:counsel", ["legal"])
+    reported = await world.finish(ai_act)
+    assert reported.status is RunStatus.SUCCEEDED, reported.failure
+    assert reported.outputs["regime"] == "art73(4)" and reported.outputs["deadline_met"] is True
+    assert reported.outputs["complete_reported"] is True
+    assert reported.classification.atlas == ["AML.T0048"]
+    reports = world.smtp.mailbox.delivered[mailed:]  # type: ignore[attr-defined]
+    assert len(reports) == 2 and all(m.recipients == ["ai-incidents@msa.example.eu"] for m in reports)
+    assert "art73(4), initial" in str(reports[0].message["Subject"])
+    assert "art73(4), complete" in str(reports[1].message["Subject"])
+    assert "not later than 10 days" in reports[0].message.get_body(("plain",)).get_content()
+    with Elasticsearch(world.es) as es:
+        es.indices.refresh(index="fireline-ai-act-reports")
+        found = es.search(index="fireline-ai-act-reports", query={"term": {"run.keyword": ai_act}}, size=10)
+    evidence = {h["_source"]["report"]: h["_source"] for h in found["hits"]["hits"]}
+    assert evidence["initial"]["deadline_met"] is True and evidence["initial"]["regime"] == "art73(4)"
+    assert evidence["initial"]["deadline"] == reported.outputs["deadline"] and evidence["initial"]["sent_at"]
+    assert evidence["complete"]["follows"] == evidence["initial"]["message_id"]
+    return [leaked, compromised, exfil, f"{exfil}/breach", abuse, integrity, ai_act]
 
 
 async def test_shipped_playbooks_end_to_end_and_no_secret_leaks_anywhere(
