@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck bench clean browser
+.PHONY: install demo test lint typecheck bench clean browser prometheus system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,7 +16,15 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
 
-install: $(STAMP) browser
+# The receiver's metrics test scrapes /metrics with Debian's Prometheus, installed the same way.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else echo "prometheus is missing: run 'sudo apt-get install prometheus'"; exit 1; fi; }
+
+system-packages: browser prometheus
+
+install: $(STAMP) system-packages
 
 demo: $(STAMP)
 	$(VENV)/bin/fireline demo

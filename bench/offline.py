@@ -97,7 +97,7 @@ async def per_step(n: int) -> dict[str, Any]:
         raise RuntimeError(f"offline run ended {state.status.value}: {state.failure}")
     wrapper_s = [_wrapper_time(executor.calls, outputs) for _ in range(n)]
     converter = pydantic_data_converter.payload_converter
-    run_input = RunInput(plan=plan, alert=alert, inputs={}, task_queue="bench")
+    run_input = RunInput(plan=plan, alert=alert, inputs={})
     convert_s: list[float] = []
     for _ in range(n):
         started = time.perf_counter()

@@ -15,10 +15,12 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from engine.classification.tags import Classification
 from engine.codec import data_converter
 from engine.errors import ApprovalRefused, RunNotFound
 from engine.metrics import FirelineInterceptor, make_runtime
 from engine.observability import setup_tracing
+from engine.plan.addresses import StepAddress, route
 from engine.plan.models import Plan
 from engine.plan.state import Decision, JoinedAlert, RunState, StepRecord
 from engine.privacy import Pseudonymizer
@@ -144,13 +146,14 @@ async def start_run(
         title=str(alert.get("title", ""))[:200],
         received_at=datetime.now(UTC),
     )
+    # The same ids the run computes, so the incident list can filter without querying every run.
+    classification = Classification.for_run(plan.classification, alert)
     handle = await client.start_workflow(
         WORKFLOW_NAME,
         RunInput(
             plan=plan,
             alert=dict(alert),
             inputs=dict(inputs),
-            task_queue=task_queue,
             action_queues=options.action_queues if options else {},
         ),
         id=run_id,
@@ -162,6 +165,8 @@ async def start_run(
             "status": "running",
             "title": joined.title,
             "severity": str(alert.get("severity", "")),
+            "atlas": classification.atlas,
+            "owasp_llm": classification.owasp_llm,
         },
         static_summary=f"{plan.name} v{plan.version}: {joined.title}"[:200],
     )
@@ -206,7 +211,13 @@ async def decide(
     reason: str = "",
     via: str = "cli",
 ) -> StepRecord:
-    """Send a decision through the ``decide`` Update; refusals raise :class:`ApprovalRefused`."""
+    """Send a decision through the ``decide`` Update; refusals raise :class:`ApprovalRefused`.
+
+    ``step`` may be a qualified path (``breach.authority_approval``): the decision goes to the
+    child run that owns the step (:func:`locate`).
+    """
+    where = await locate(client, run_id, step)
+    run_id, step = where.run_id, where.path
     handle = client.get_workflow_handle(run_id)
     request = DecisionRequest(
         step=step, decision=decision, by=by, groups=groups or [], reason=reason, via=via
@@ -221,6 +232,25 @@ async def decide(
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise await _closed_run_refusal(client, run_id, step) from None
         raise
+
+
+#: Children of children of...: deeper than any playbook nests (the compiler refuses cycles).
+MAX_NESTING = 16
+
+
+async def locate(client: Client, run_id: str, step: str) -> StepAddress:
+    """The run that owns ``step`` and its path there, following ``playbook:`` steps down from ``run_id``.
+
+    A run that does not know the path and started no child it could be in owns it anyway: its
+    ``decide`` Update then says what is pending.
+    """
+    owner, path = run_id, step
+    for _ in range(MAX_NESTING):
+        hop = route(await status(client, owner), path)
+        if hop is None:
+            break
+        owner, path = hop
+    return StepAddress(run_id=owner, path=path, prefix=step[: len(step) - len(path)])
 
 
 async def _closed_run_refusal(client: Client, run_id: str, step: str) -> Exception:
@@ -255,6 +285,13 @@ class RunSummary(BaseModel):
     severity: str
     started_at: datetime | None
     closed_at: datetime | None
+    atlas: list[str] = []
+    owasp_llm: list[str] = []
+
+
+def _ids(value: Any) -> list[str]:
+    # Memos are written by fireline, but a foreign or old one must not break the listing.
+    return [str(v)[:40] for v in value[:50]] if isinstance(value, list) else []
 
 
 async def list_runs(client: Client, *, limit: int = 50, open_only: bool = False) -> list[RunSummary]:
@@ -282,6 +319,8 @@ async def list_runs(client: Client, *, limit: int = 50, open_only: bool = False)
                 severity=str(memo.get("severity", "")),
                 started_at=wf.start_time,
                 closed_at=wf.close_time,
+                atlas=_ids(memo.get("atlas")),
+                owasp_llm=_ids(memo.get("owasp_llm")),
             )
         )
     return out

@@ -1,7 +1,10 @@
 """Prometheus metrics: what fireline counts, where it is served, and the Temporal SDK's own.
 
-fireline's metrics live in :data:`REGISTRY` (prometheus-client). The receiver serves them with
-:func:`metrics_route`; the worker with :func:`serve_metrics` (``/metrics`` and ``/healthz``). Worker
+fireline's metrics live in :data:`REGISTRY` (prometheus-client). The receiver serves them on its
+own port at ``/metrics`` (:func:`metrics_route`, unauthenticated like ``/healthz``: counters with
+bounded labels, never alert data or secrets); the ingestion path counts each alert it accepts or
+refuses (:func:`alert_received`, :func:`alert_rejected`, :func:`alert_deduplicated`). The worker
+serves them with :func:`serve_metrics` (``/metrics`` and ``/healthz``). Worker
 side counts come from :class:`FirelineInterceptor`: steps (activity attempts), runs and approval
 waits, recorded outside the workflow sandbox and never during replay. The Temporal SDK's metrics
 are served by its own exporter, configured by :func:`make_runtime`.
@@ -38,6 +41,7 @@ from temporalio.worker import (
 )
 
 from engine.alerts.model import AlertSource
+from engine.ingest.models import AlertStatus
 from engine.observability import bind_log_context, observability_settings, split_listen
 from engine.plan.state import RunState, RunStatus, StepRecord, StepStatus
 from engine.workflows.types import DECIDE_UPDATE, ActionRequest, RunInput
@@ -52,7 +56,11 @@ STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 APPROVAL_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200)
 
 ALERTS_RECEIVED = Counter(
-    "fireline_alerts_received", "Alerts accepted by the receiver.", ["source"], registry=REGISTRY
+    "fireline_alerts_received",
+    "Alerts accepted (receiver and poller), by what became of them: started, joined, no_match,"
+    " resolved, failed (dead-lettered).",
+    ["source", "status"],
+    registry=REGISTRY,
 )
 ALERTS_REJECTED = Counter(
     "fireline_alerts_rejected",
@@ -90,6 +98,7 @@ APPROVAL_WAIT = Histogram(
 
 _SAFE_LABEL = re.compile(r"[^A-Za-z0-9._:/-]")
 _SOURCES = frozenset(s.value for s in AlertSource)
+_STATUSES = frozenset(s.value for s in AlertStatus if s is not AlertStatus.REJECTED)
 
 
 class RejectReason(StrEnum):
@@ -106,6 +115,9 @@ class RejectReason(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     BAD_REQUEST = "bad_request"
     START_FAILED = "start_failed"
+    UNAVAILABLE = "unavailable"  # Temporal or Elasticsearch did not answer (503, retry)
+    DISCONNECTED = "disconnected"  # the sender went away before the body arrived
+    INTERNAL = "internal"  # a receiver bug (500)
 
 
 _BY_STATUS = {
@@ -116,6 +128,8 @@ _BY_STATUS = {
     413: RejectReason.TOO_LARGE,
     415: RejectReason.UNSUPPORTED_MEDIA_TYPE,
     429: RejectReason.RATE_LIMITED,
+    500: RejectReason.INTERNAL,
+    503: RejectReason.UNAVAILABLE,
 }
 
 
@@ -148,9 +162,9 @@ def _source(source: str) -> str:
     return source if source in _SOURCES else "other"
 
 
-def alert_received(source: str) -> None:
-    """Count an alert the receiver accepted."""
-    ALERTS_RECEIVED.labels(_source(source)).inc()
+def alert_received(source: str, status: str) -> None:
+    """Count an accepted alert by what became of it (an :class:`AlertStatus` value)."""
+    ALERTS_RECEIVED.labels(_source(source), status if status in _STATUSES else "other").inc()
 
 
 def alert_rejected(source: str, reason: RejectReason) -> None:

@@ -21,19 +21,28 @@ from engine.errors import ConfigError
 from engine.security_audit import SecurityAudit
 from engine.settings import Settings
 from engine.spec.catalog import load_catalog
+from engine.stack.state import web_ui_address, workflow_link
 from engine.worker import build_action_worker, build_worker
 
 log = logging.getLogger("fireline.serve")
+AUDIT_FLUSH_TIMEOUT_S = 30.0
 
 
 def approval_notices(settings: Settings, web_ui_url: str | None = None) -> ApprovalNotices:
-    """Notifiers the settings ask for (Slack when a bot token and a channel are set)."""
+    """Notifiers the settings ask for (Slack when a bot token and a channel are set).
+
+    Their messages link to the run in the Temporal Web UI: ``web_ui_url``, else
+    ``temporal.web_ui_url``, else the local stack's.
+    """
     notifiers: list[Notifier] = []
     slack = settings.slack
     if slack.bot_token is not None and slack.approvals_channel:
         notifiers.append(SlackNotifier(slack.approvals_channel, slack.api_url))
-    base = f"{web_ui_url}/namespaces/{settings.temporal.namespace}/workflows" if web_ui_url else None
-    return ApprovalNotices(notifiers, run_url_base=base)
+    base = web_ui_address(web_ui_url or settings.temporal.web_ui_url, settings.home)
+    namespace = settings.temporal.namespace
+    return ApprovalNotices(
+        notifiers, run_url=functools.partial(workflow_link, base, namespace) if base else None
+    )
 
 
 def action_settings(settings: Settings, elasticsearch_url: str | None) -> dict[str, Any]:
@@ -56,6 +65,7 @@ async def serve_worker(
     elasticsearch_url: str | None,
     stop: asyncio.Event,
     only_actions: list[str] | None = None,
+    web_ui_url: str | None = None,
 ) -> None:
     """Run a worker until ``stop`` is set; in-flight activities finish before it returns.
 
@@ -76,7 +86,10 @@ async def serve_worker(
     else:
         workers = [
             build_worker(
-                client, settings.temporal.task_queue, runner=runner, notices=approval_notices(settings)
+                client,
+                settings.temporal.task_queue,
+                runner=runner,
+                notices=approval_notices(settings, web_ui_url),
             )
         ]
     async with contextlib.AsyncExitStack() as running:
@@ -182,9 +195,17 @@ async def serve_services(
     if settings.slack.mode == "socket":
         services.append(serve_slack_socket(settings, client, audit, stop))
     if worker:
-        services.append(serve_worker(client, settings, elasticsearch_url=elasticsearch_url, stop=stop))
+        services.append(
+            serve_worker(
+                client, settings, elasticsearch_url=elasticsearch_url, stop=stop, web_ui_url=web_ui_url
+            )
+        )
     if settings.observability.metrics_listen:
         from engine.metrics import serve_metrics
 
         services.append(serve_metrics(settings.observability.metrics_listen, stop))
-    await asyncio.gather(*services)
+    try:
+        await asyncio.gather(*services)
+    finally:
+        # Security events are written by a thread: every one recorded is on disk (and in ES) before exit.
+        await asyncio.to_thread(audit.close, AUDIT_FLUSH_TIMEOUT_S)

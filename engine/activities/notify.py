@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -79,15 +80,20 @@ class SlackNotifier:
 
 
 class ApprovalNotices:
-    """Holds the configured notifiers; the activity sends each notice to all of them."""
+    """Holds the configured notifiers; the activity sends each notice to all of them.
 
-    def __init__(self, notifiers: list[Notifier] | None = None, *, run_url_base: str | None = None) -> None:
+    ``run_url`` builds the link to the run that messages carry (``None``: no link).
+    """
+
+    def __init__(
+        self, notifiers: list[Notifier] | None = None, *, run_url: Callable[[str], str] | None = None
+    ) -> None:
         self.notifiers = notifiers or []
-        self.run_url_base = run_url_base
+        self._run_url = run_url
 
     def run_url(self, run_id: str) -> str | None:
-        """Link to the run for responders (Temporal Web UI or the console)."""
-        return f"{self.run_url_base.rstrip('/')}/{run_id}" if self.run_url_base else None
+        """Link to the run for responders (the Temporal Web UI)."""
+        return self._run_url(run_id) if self._run_url else None
 
     @activity.defn(name=NOTIFY_ACTIVITY)
     async def notify_approval(self, notice: ApprovalNotice) -> list[MessageRef]:

@@ -107,7 +107,9 @@ def show(
 
 def approve(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
-    step: Annotated[str, typer.Argument(help="Approval step path, e.g. approve.")],
+    step: Annotated[
+        str, typer.Argument(help="Approval step path, e.g. approve; in a child run: breach.approve.")
+    ],
     user: Annotated[str, typer.Option("--as", help="Who decides, e.g. user:alice.")],
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
     reason: Annotated[str, typer.Option("--reason", help="Why (required to reject).")] = "",

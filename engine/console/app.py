@@ -114,7 +114,7 @@ def console_routes(
     prefix: str = PREFIX,
     refresh_ms: int = 5000,
 ) -> list[BaseRoute]:
-    """Routes to add to the receiver's app: ``prefix`` redirects to ``prefix/``, the rest is mounted.
+    """Routes to add to the receiver's app: ``/`` and ``prefix`` redirect to ``prefix/``, the rest is mounted.
 
     Args:
         settings: fireline settings (``approver_groups``, ``home``, ``temporal.web_ui_url``,
@@ -146,4 +146,9 @@ def console_routes(
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(f"{prefix}/{query}", status_code=307)
 
-    return [Route(prefix, to_slash, methods=["GET", "HEAD"]), Mount(prefix, app=console_app(console))]
+    return [
+        # The receiver's own address is where people land first: show them the incidents.
+        Route("/", to_slash, methods=["GET", "HEAD"]),
+        Route(prefix, to_slash, methods=["GET", "HEAD"]),
+        Mount(prefix, app=console_app(console)),
+    ]

@@ -22,7 +22,7 @@ from engine.console.render import Templates
 from engine.console.source import RunSource
 from engine.settings import Settings
 from engine.spec.catalog import Catalog
-from engine.stack.state import load_state_quietly
+from engine.stack.state import web_ui_address, workflow_link
 
 CatalogLoader = Callable[[], Catalog]
 View = Callable[[Request, Principal], Awaitable[Response]]
@@ -64,14 +64,8 @@ class Console:
 
     def temporal_url(self, run_id: str) -> str | None:
         """The run in the Temporal Web UI: configured address, else the local stack's."""
-        base = self.web_ui_url or self.settings.temporal.web_ui_url
-        if not base:
-            state = load_state_quietly(self.settings.home)
-            base = state.web_ui_url if state else None
-        if not base or not base.startswith(("http://", "https://")):
-            return None
-        namespace = urllib.parse.quote(self.settings.temporal.namespace, safe="")
-        return f"{base.rstrip('/')}/namespaces/{namespace}/workflows/{urllib.parse.quote(run_id, safe='')}"
+        base = web_ui_address(self.web_ui_url or self.settings.temporal.web_ui_url, self.settings.home)
+        return workflow_link(base, self.settings.temporal.namespace, run_id) if base else None
 
     def login_url(self, request: Request) -> str:
         """The login page, returning to this request's page afterwards."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from engine.classification.tags import Framework
 from engine.client import RunSummary
 from engine.console.source import RunSource
 from engine.plan.state import RunState
@@ -25,6 +26,8 @@ class Filters(BaseModel):
     playbook: str = ""
     state: str = ""
     severity: str = ""
+    atlas: str = Field("", description="A MITRE ATLAS id the run carries, e.g. AML.T0051")
+    owasp: str = Field("", description="An OWASP LLM Top 10 2025 id the run carries, e.g. LLM01:2025")
     page: int = Field(1, ge=1)
     per_page: int = Field(DEFAULT_PER_PAGE, ge=1, le=MAX_PER_PAGE)
 
@@ -43,6 +46,8 @@ class Filters(BaseModel):
             playbook=text("playbook"),
             state=text("state"),
             severity=text("severity"),
+            atlas=text("atlas"),
+            owasp=text("owasp"),
             page=number("page", 1, 1_000_000),
             per_page=number("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
         )
@@ -59,6 +64,8 @@ class Filters(BaseModel):
             (not self.playbook or run.playbook == self.playbook)
             and (not self.state or run.status == self.state)
             and (not self.severity or run.severity == self.severity)
+            and (not self.atlas or self.atlas in run.atlas)
+            and (not self.owasp or self.owasp in run.owasp_llm)
         )
 
 
@@ -70,10 +77,24 @@ class IncidentRow(BaseModel):
     severity: str
     title: str
     status: str
+    atlas: list[str] = Field(default_factory=list)
+    owasp_llm: list[str] = Field(default_factory=list)
     waiting_on: list[str] | None = Field(None, description="Approvers of pending steps; None: unknown.")
     started_at: datetime | None
     closed_at: datetime | None
     age_s: float | None
+
+
+class TagOption(BaseModel):
+    """A classification id the filter menu offers, with its name from the pinned list."""
+
+    id: str
+    name: str
+
+
+def _options(framework: Framework, runs: list[RunSummary]) -> list[TagOption]:
+    seen = {i for r in runs for i in (r.atlas if framework is Framework.ATLAS else r.owasp_llm)}
+    return [TagOption(id=i, name=framework.taxonomy.label(i)) for i in sorted(seen)]
 
 
 class Listing(BaseModel):
@@ -87,6 +108,8 @@ class Listing(BaseModel):
     playbooks: list[str]
     states: list[str]
     severities: list[str]
+    atlas: list[TagOption] = Field(default_factory=list, description="ATLAS ids the runs carry")
+    owasp_llm: list[TagOption] = Field(default_factory=list, description="OWASP LLM ids the runs carry")
 
 
 def build_listing(runs: list[RunSummary], filters: Filters, now: datetime | None = None) -> Listing:
@@ -103,6 +126,8 @@ def build_listing(runs: list[RunSummary], filters: Filters, now: datetime | None
             severity=r.severity,
             title=r.title,
             status=r.status,
+            atlas=r.atlas,
+            owasp_llm=r.owasp_llm,
             started_at=r.started_at,
             closed_at=r.closed_at,
             age_s=(now - r.started_at).total_seconds() if r.started_at else None,
@@ -118,6 +143,8 @@ def build_listing(runs: list[RunSummary], filters: Filters, now: datetime | None
         playbooks=sorted({r.playbook for r in runs if r.playbook}),
         states=sorted({r.status for r in runs if r.status}),
         severities=sorted({r.severity for r in runs if r.severity}),
+        atlas=_options(Framework.ATLAS, runs),
+        owasp_llm=_options(Framework.OWASP_LLM, runs),
     )
 
 

@@ -14,6 +14,7 @@ from engine.console import display
 from engine.console.context import RUN_ID, Console, Kind, read_form
 from engine.console.decisions import STEP_PATH, parse_decision, verdict
 from engine.console.graph import STATE_STYLES, run_graph, state_class
+from engine.console.nested import pending_approvals
 from engine.console.plans import PlanCache, plan_of_run
 from engine.console.reviews import review_file
 from engine.errors import ApprovalRefused, RunNotFound
@@ -66,7 +67,8 @@ class RunViews:
         alert = await console.source.alert(state.run_id)
         plan = plan_of_run(self.plans, console.catalog_loader(), state.playbook, state.sha256)
         groups = console.settings.approver_groups
-        pending = [(record, verdict(principal, record, groups)) for record in state.pending_approvals()]
+        waiting = await pending_approvals(console.source, state)
+        pending = [(record, verdict(principal, record, groups)) for record in waiting]
         context: dict[str, Any] = {
             "state": state,
             "alert_fields": display.flatten(alert) if alert is not None else None,
@@ -76,12 +78,22 @@ class RunViews:
             "pending": pending,
             "approvals": [r for r in state.steps if r.approval is not None],
             "temporal_url": console.temporal_url(state.run_id),
+            "child_url": self._child_url,
             "has_review": review_file(console.reviews_dir, state.run_id) is not None,
             "notice": notice,
             "error": error,
             "csrf_field": CSRF_FIELD,
         }
         return console.templates.page("run.html", principal, status_code=status, **context)
+
+    def _child_url(self, run_id: str) -> str | None:
+        """Where a child run opens: its console page, or (ids with ``/``) the Temporal Web UI.
+
+        Its pending approvals are on this page already (qualified paths).
+        """
+        if RUN_ID.match(run_id):
+            return self.console.templates.run_url(run_id)
+        return self.console.temporal_url(run_id)
 
     async def state_json(self, request: Request, principal: Principal) -> Response:
         """``GET /console/api/runs/<id>``: the run's timeline as JSON."""

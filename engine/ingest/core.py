@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.client import Client
 
+from engine import metrics
 from engine.alerts.elastic import normalize_elastic
 from engine.alerts.model import Alert, AlertSource
 from engine.alerts.normalize import normalize
@@ -27,9 +28,17 @@ from engine.ingest.dispatch import Dispatcher, outcome_base
 from engine.ingest.errors import RequestRejected, SpoolUnavailable, TemporalUnavailable
 from engine.ingest.es_refs import AlertDocReader, es_client_for
 from engine.ingest.handover import Handover
-from engine.ingest.models import AlertLogEntry, AlertOutcome, AlertStatus, IngestResponse, Via
+from engine.ingest.models import (
+    AlertLogEntry,
+    AlertOutcome,
+    AlertStatus,
+    IngestResponse,
+    RunDisposition,
+    Via,
+)
 from engine.ingest.spool import AlertSpool
 from engine.ingest.triggers import TriggerSet
+from engine.metrics import RejectReason
 from engine.settings import Settings
 from engine.spec.catalog import Catalog
 
@@ -61,16 +70,32 @@ class Ingest:
     #: With a spool, receiver alerts are acknowledged once on disk and handed over in the background.
     handover: Handover | None = None
 
-    def record(self, outcome: AlertOutcome, *, via: Via, http_status: int | None = None) -> None:
-        """Append one outcome to the alert log."""
+    def record(
+        self,
+        outcome: AlertOutcome,
+        *,
+        via: Via,
+        http_status: int | None = None,
+        refusal: RejectReason = RejectReason.INVALID_ALERT,
+    ) -> None:
+        """Append one outcome to the alert log and count it (``refusal``: why, when rejected)."""
         entry = AlertLogEntry(**outcome.model_dump(), at=datetime.now(UTC), via=via, http_status=http_status)
         self.log.record(entry)
+        _count(outcome, refusal)
         logger.info("alert %.80r from %s: %s", outcome.id or "-", outcome.source, outcome.status.value)
 
-    def record_rejection(self, source: str, reason: str, *, via: Via, http_status: int | None = None) -> None:
+    def record_rejection(
+        self,
+        source: str,
+        reason: str,
+        *,
+        via: Via,
+        http_status: int | None = None,
+        refusal: RejectReason = RejectReason.INVALID_ALERT,
+    ) -> None:
         """Log a refused request or payload (no alert could be read from it)."""
         outcome = AlertOutcome(source=source, status=AlertStatus.REJECTED, reason=reason)
-        self.record(outcome, via=via, http_status=http_status)
+        self.record(outcome, via=via, http_status=http_status, refusal=refusal)
 
     async def ingest_payload(
         self, source: AlertSource, payload: object, *, via: Via = Via.RECEIVER
@@ -206,6 +231,17 @@ class Ingest:
             scheduled_playbooks=len(self.triggers.scheduled),
             skipped=self.triggers.skipped,
         )
+
+
+def _count(outcome: AlertOutcome, refusal: RejectReason) -> None:
+    """Move the alert counters; labels are the source and bounded enums, never alert text."""
+    if outcome.status is AlertStatus.REJECTED:
+        metrics.alert_rejected(outcome.source, refusal)
+        return
+    metrics.alert_received(outcome.source, outcome.status.value)
+    for playbook in outcome.playbooks:
+        if playbook.disposition in (RunDisposition.JOINED, RunDisposition.JOINED_CLOSED):
+            metrics.alert_deduplicated(outcome.source, playbook.playbook)
 
 
 def _resolved(alert: Alert) -> AlertOutcome:

@@ -107,7 +107,6 @@ def _schedule(
             plan=playbook.plan,
             alert=view,
             inputs=inputs,
-            task_queue=task_queue,
             action_queues=action_queues or {},
         ),
         id=schedule_id(playbook.name),

@@ -1,4 +1,4 @@
-"""The HTTP receiver: ``/healthz``, ``/readyz`` and ``POST /alerts/{elastic,alertmanager,generic}``.
+"""The HTTP receiver: ``/healthz``, ``/readyz``, ``/metrics`` and ``POST /alerts/<source>``.
 
 Order of checks for an alert request: size (413), authentication (401, before anything else is
 read or touches Temporal), content type (415), rate per source (429), JSON (400), the source's
@@ -31,6 +31,7 @@ from engine.ingest.errors import (
 )
 from engine.ingest.models import ErrorBody, Via
 from engine.ingest.ratelimit import RateLimiter
+from engine.metrics import RejectReason, alert_rejected, metrics_route, reject_reason
 
 logger = logging.getLogger("fireline.ingest")
 RETRY_AFTER_S = 5
@@ -130,7 +131,11 @@ class Receiver:
     ) -> Response:
         shown = f"{path}: {reason}" if path else reason
         self.ingest.record_rejection(
-            source.value, f"{status} {code}: {shown}", via=Via.RECEIVER, http_status=status
+            source.value,
+            f"{status} {code}: {shown}",
+            via=Via.RECEIVER,
+            http_status=status,
+            refusal=reject_reason(status, code),
         )
         return error_response(status, code, reason, path=path, headers=headers)
 
@@ -142,6 +147,8 @@ def build_app(ingest: Ingest, *, extra_routes: Sequence[BaseRoute] = ()) -> Star
     routes: list[BaseRoute] = [
         Route("/healthz", receiver.healthz, methods=["GET"]),
         Route("/readyz", receiver.readyz, methods=["GET"]),
+        # Unauthenticated, as Prometheus scrapes it: bounded counters only (see engine.metrics).
+        metrics_route(),
         Route("/alerts/{source:str}", _only(sources, receiver), methods=["POST"]),
         *extra_routes,
     ]
@@ -155,6 +162,7 @@ def _only(sources: str, receiver: Receiver) -> Callable[[Request], Awaitable[Res
 
     async def endpoint(request: Request) -> Response:
         if request.path_params.get("source") not in allowed:
+            alert_rejected(str(request.path_params.get("source", "")), RejectReason.UNKNOWN_SOURCE)
             known = ", ".join(sorted(allowed))
             return error_response(404, "not_found", f"no such alert source (use one of {known})")
         return await receiver.alerts(request)

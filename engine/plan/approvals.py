@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from engine.errors import ApprovalRefused
+from engine.plan.addresses import StepAddress, bare_path, local_path
 from engine.plan.audit import AuditChain
 from engine.plan.executor import ApprovalMock, Executor
 from engine.plan.models import ApprovalPlan, StepKind
@@ -130,7 +131,9 @@ class ApprovalDesk:
             kind=kind,
             run_id=self.state.run_id,
             playbook=self.playbook,
-            step=f"{self.path_prefix}{record.path}",
+            # The run that owns the step and the path it knows the step by: where a decision goes.
+            step=record.path,
+            prefix=self.path_prefix,
             approval=approval.model_copy(),
             evidence=evidence,
             messages=[MessageRef.model_validate(m) for m in approval.messages],
@@ -145,7 +148,7 @@ class ApprovalDesk:
     async def _await_decision(self, record: StepRecord, window_s: float) -> bool:
         approval = record.approval
         assert approval is not None
-        mock = self.mocks.get(f"{self.path_prefix}{record.path}")
+        mock = self._mock(f"{self.path_prefix}{record.path}")
         if mock is not None and mock.decision is not None:
             due = approval.requested_at + timedelta(seconds=mock.after_s)
             until_due = (due - self.executor.now()).total_seconds()
@@ -157,8 +160,26 @@ class ApprovalDesk:
                 return True
         return await self.executor.wait_until(lambda: approval.decision is not None, window_s)
 
+    def _mock(self, qualified: str) -> ApprovalMock | None:
+        """The rehearsal's script for the approval at ``qualified``, by path or by bare id path."""
+        return self.mocks.get(qualified) or next(
+            (m for key, m in self.mocks.items() if bare_path(key) == bare_path(qualified)), None
+        )
+
+    def address(self, path: str) -> StepAddress:
+        """The step at ``path`` (this run's own path, or its qualified one) in this run."""
+        return StepAddress(
+            run_id=self.state.run_id,
+            path=local_path(self.state, self.path_prefix, path),
+            prefix=self.path_prefix,
+        )
+
     def check(self, path: str, by: str, groups: list[str], decision: Decision, reason: str) -> StepRecord:
-        """Raise :class:`ApprovalRefused` unless ``by`` may decide the pending approval at ``path`` now."""
+        """Raise :class:`ApprovalRefused` unless ``by`` may decide the pending approval at ``path`` now.
+
+        ``path`` is this run's own path of the step, or its qualified path (a child run's prefix first).
+        """
+        path = self.address(path).path
         record = self.state.step(path)
         if record is None or record.kind is not StepKind.APPROVAL or record.approval is None:
             pending = ", ".join(r.path for r in self.state.pending_approvals()) or "none"

@@ -115,6 +115,7 @@ def _compile_one(entry: LoadedPlaybook) -> Plan:
         outputs=spec.outputs,
         dedup_key=dedup.key if dedup else "{{ alert.fingerprint }}",
         dedup_window_s=parse_duration(dedup.window) if dedup else 6 * 3600.0,
+        classification={k: v for k, v in spec.metadata.classification.model_dump().items() if v},
     )
 
 

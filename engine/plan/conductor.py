@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from engine.classification.tags import Classification
 from engine.errors import TemplateError
+from engine.plan.addresses import child_run_id
 from engine.plan.approvals import ApprovalDesk, approved
 from engine.plan.audit import AuditChain
 from engine.plan.executor import ActionCall, ActionOutcome, ApprovalMock, Executor, StepFailure
@@ -117,6 +119,7 @@ class Conductor:
             "started_at": state.started_at.isoformat().replace("+00:00", "Z"),
         }
         self.base_context = {"alert": dict(alert), "inputs": dict(inputs), "run": self.run_view}
+        state.classification = Classification.for_run(plan.classification, alert)
 
     # -- running ----------------------------------------------------------------------------------------
     async def run(self) -> RunState:
@@ -124,11 +127,11 @@ class Conductor:
         # Steps that never run (skipped blocks, a failure earlier) still answer `steps.<id>` in
         # outputs and on_failure, as "not_run" with no output, instead of an undefined-name error.
         frame = _Frame(steps=not_run_views(self.plan.steps + self.plan.on_failure))
-        self.audit.append(
-            self.state.started_at,
-            "run.started",
-            detail={"alert": self.state.alert_id, "title": self.state.alert_title[:200]},
-        )
+        started: dict[str, Any] = {"alert": self.state.alert_id, "title": self.state.alert_title[:200]}
+        if not self.state.classification.empty:
+            # The review groups by these; runs without any keep the event they always had.
+            started["classification"] = self.state.classification.for_audit()
+        self.audit.append(self.state.started_at, "run.started", detail=started)
         try:
             await self._run_block(self.plan.steps, frame, "")
             self.state.outputs = self._render(self.plan.outputs, frame) if self.plan.outputs else {}
@@ -349,11 +352,14 @@ class Conductor:
     async def _child(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         args = self._render(step.args, frame)
         await self._store_audit()  # a child (e.g. the review) may read this run's trail
+        qualified = f"{self.path_prefix}{record.path}"
+        # Known from the start, so a decision on the child's steps can be routed while it runs.
+        record.child_run = child_run_id(self.state.run_id, qualified)
         try:
-            child_id, outputs = await self.executor.run_child(
-                f"{self.path_prefix}{record.path}", step.playbook or "", args
-            )
+            child_id, outputs = await self.executor.run_child(qualified, step.playbook or "", args)
         except StepFailure as failure:
+            if failure.type != "ChildFailed":  # refused before a child started
+                record.child_run = None
             self._fail(record, failure.type, str(failure))
             return
         record.child_run = child_id

@@ -96,6 +96,9 @@ class Plan(BaseModel):
     dedup_key: str = "{{ alert.fingerprint }}"
     dedup_window_s: float = 6 * 3600.0
     subplans: dict[str, Plan] = Field(default_factory=dict)
+    classification: dict[str, list[str]] = Field(
+        default_factory=dict, description="metadata.classification: atlas and owasp_llm ids"
+    )
 
     def without_subplans(self) -> Plan:
         """This plan alone, for a child run's input (its own subplans travel separately)."""

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from engine.plan.addresses import StepAddress
 from engine.plan.state import ApprovalRecord
 
 
@@ -27,7 +28,12 @@ class MessageRef(BaseModel):
 
 
 class ApprovalNotice(BaseModel):
-    """One notice; ``messages`` carries the refs of earlier notices of the same approval."""
+    """One notice; ``messages`` carries the refs of earlier notices of the same approval.
+
+    ``run_id`` is the run that owns the approval and ``step`` its path in that run, so a decision
+    sent back to ``(run_id, step)`` reaches it (a child run's too); ``prefix`` places a child run
+    in its parent, for people (:attr:`address`).
+    """
 
     kind: NoticeKind
     run_id: str
@@ -36,3 +42,9 @@ class ApprovalNotice(BaseModel):
     approval: ApprovalRecord
     evidence: str = ""
     messages: list[MessageRef] = Field(default_factory=list)
+    prefix: str = ""
+
+    @property
+    def address(self) -> StepAddress:
+        """Where the approval lives."""
+        return StepAddress(run_id=self.run_id, path=self.step, prefix=self.prefix)

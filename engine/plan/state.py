@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from engine.classification.tags import Classification
 from engine.plan.models import StepKind
 
 
@@ -122,6 +123,7 @@ class RunState(BaseModel):
     outputs: dict[str, Any] = Field(default_factory=dict)
     failure: dict[str, str] | None = None
     joined_alerts: list[JoinedAlert] = Field(default_factory=list)
+    classification: Classification = Field(default_factory=Classification)
 
     def step(self, path: str) -> StepRecord | None:
         """The latest record of ``path``."""

@@ -35,6 +35,14 @@ def differences(state: RunState, expect: Expect) -> list[str]:
             found.append(f"outputs.{key}: expected {value!r}, but it is missing")
         elif state.outputs[key] != value:
             found.append(f"outputs.{key}: expected {value!r}, got {state.outputs[key]!r}")
+    carried = {
+        "atlas": state.classification.atlas,
+        "owasp_llm": state.classification.owasp_llm,
+        "rejected": [r.value for r in state.classification.rejected],
+    }
+    for framework, ids in expect.classification.items():
+        if carried.get(framework) != ids:
+            found.append(f"classification.{framework}: expected {ids!r}, got {carried.get(framework)!r}")
     for path in expect.not_run:
         ran = [r.path for r in state.steps if r.path == path or generic_path(r.path) == path]
         ran += [r.path for r in state.steps if r.path.startswith(f"{path}.") or r.path.startswith(f"{path}[")]

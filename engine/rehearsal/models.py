@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.plan.addresses import bare_path, generic_path
 from engine.plan.models import Plan, PlanStep, StepKind
 from engine.plan.state import Decision, RunStatus, StepStatus
 from engine.spec.models import Duration, parse_duration
 from engine.workflows.types import ApprovalScript
 
-_INDEX = re.compile(r"\[\d+\]")
-
-
-def generic_path(path: str) -> str:
-    """``revoke_keys[1].revoke`` → ``revoke_keys.revoke``."""
-    return _INDEX.sub("", path)
+__all__ = ["bare_path", "generic_path"]
 
 
 class _Strict(BaseModel):
@@ -77,8 +72,15 @@ class Mocks(_Strict):
     approvals: dict[str, ApprovalMockSpec] = Field(default_factory=dict)
 
     def for_path(self, path: str) -> ActionMock | None:
-        """The mock of an action at ``path``: the exact item first, then every item."""
-        return self.actions.get(path) or self.actions.get(generic_path(path))
+        """The mock of an action at ``path``: the exact item first, then every item, then the bare id
+        (``alert_humans`` for ``on_failure.alert_humans``)."""
+        for candidate in (path, generic_path(path)):
+            found = self.actions.get(candidate) or next(
+                (mock for key, mock in self.actions.items() if bare_path(key) == bare_path(candidate)), None
+            )
+            if found is not None:
+                return found
+        return None
 
     def scripts(self) -> dict[str, ApprovalScript]:
         """Approval scripts keyed by step path."""
@@ -93,6 +95,9 @@ class Expect(_Strict):
     attempts: dict[str, int] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
     not_run: list[str] = Field(default_factory=list)
+    classification: dict[str, list[str]] = Field(
+        default_factory=dict, description="ids the run must carry: atlas, owasp_llm, rejected (values)"
+    )
 
 
 def action_paths(plan: Plan) -> list[str]:

@@ -15,7 +15,7 @@ from engine.plan.models import Plan
 from engine.plan.state import RunState
 from engine.rehearsal.compare import differences
 from engine.rehearsal.mock_activity import mock_activity
-from engine.rehearsal.models import Expect, Mocks, action_paths, generic_path
+from engine.rehearsal.models import Expect, Mocks, action_paths, bare_path, generic_path
 from engine.stack.processes import venv_binary
 from engine.worker import build_worker
 from engine.workflows.types import WORKFLOW_NAME, RunInput
@@ -35,16 +35,20 @@ class RehearsalReport:
 
 
 def check_mocks(plan: Plan, mocks: Mocks) -> None:
-    """Refuse to start when an action step has no mock, or a mock names no step."""
+    """Refuse to start when an action step has no mock, or a mock names no step.
+
+    A mock may name a step by its path (``on_failure.page``, ``loop[1].revoke``), its loop-wide
+    path (``loop.revoke``) or its bare id path (``page``: ids are unique in a playbook).
+    """
     paths = action_paths(plan)
-    missing = [
-        p for p in paths if p not in mocks.actions and not any(generic_path(k) == p for k in mocks.actions)
-    ]
+    keys = {bare_path(generic_path(k)) for k in mocks.actions}
+    missing = [p for p in paths if bare_path(p) not in keys]
     if missing:
         raise RehearsalError(
             f"no mock for action step(s): {', '.join(missing)} (add them under actions: in the mocks)"
         )
-    unknown = [k for k in mocks.actions if generic_path(k) not in paths]
+    known = {bare_path(p) for p in paths}
+    unknown = [k for k in mocks.actions if bare_path(generic_path(k)) not in known]
     if unknown:
         raise RehearsalError(f"mocks name steps that are not actions of this playbook: {', '.join(unknown)}")
 

@@ -114,17 +114,20 @@ _TYPE_ERRORS_FOR = {
 def _step_body_message(value: Any) -> tuple[str, str]:
     if not isinstance(value, dict):
         return "a step must be a mapping", "write `- id: name` followed by one body such as `uses:`"
+    ident = value.get("id")
+    # The id says which step at a glance (the location says where): it is what people search for.
+    step = f"step {ident!r}" if isinstance(ident, str) and ident else "step"
     bodies = [b for b in m.STEP_BODIES if b in value]
     if len(bodies) > 1:
         return (
-            f"step has {len(bodies)} bodies: {', '.join(bodies)}",
+            f"{step} has {len(bodies)} bodies: {', '.join(bodies)}",
             "a step does one thing; split it into separate steps",
         )
     for key in value:
         hint = did_you_mean(str(key), m.STEP_BODIES)
         if hint and key not in _ALL_STEP_KEYS:
-            return f"step has no body; unknown key {key!r}", hint
-    return "step has no body", "add one of: " + ", ".join(m.STEP_BODIES)
+            return f"{step} has no body; unknown key {key!r}", hint
+    return f"{step} has no body", "add one of: " + ", ".join(m.STEP_BODIES)
 
 
 def _pattern_hint(path: Path, value: Any) -> tuple[str, str]:

@@ -15,6 +15,8 @@ from pydantic import (
     Tag,
 )
 
+from engine.classification.pinned import ATLAS, OWASP_LLM
+
 DURATION_RE = re.compile(r"^(\d+)(ms|s|m|h|d)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 STEP_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -67,6 +69,18 @@ class OnTimeout(StrEnum):
     REJECT = "reject"
 
 
+class ClassificationSpec(Strict):
+    """What kind of AI incident a playbook handles, by ids on fireline's pinned lists."""
+
+    # The schema lists the pinned ids; `fireline validate` checks them with a closest-id hint.
+    atlas: list[Annotated[str, Field(json_schema_extra={"enum": list(ATLAS.entries)})]] = Field(
+        default_factory=list, description=f"MITRE ATLAS {ATLAS.version} technique ids, e.g. AML.T0051"
+    )
+    owasp_llm: list[Annotated[str, Field(json_schema_extra={"enum": list(OWASP_LLM.entries)})]] = Field(
+        default_factory=list, description="OWASP Top 10 for LLM Applications 2025 ids, e.g. LLM01:2025"
+    )
+
+
 class Metadata(Strict):
     """Who a playbook is and who answers for it."""
 
@@ -76,6 +90,7 @@ class Metadata(Strict):
     owner: str = ""
     description: str = ""
     tags: list[str] = Field(default_factory=list)
+    classification: ClassificationSpec = Field(default_factory=ClassificationSpec)
 
 
 class MatchRule(Strict):

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from engine.classification.tags import declared_problems
 from engine.errors import Diagnostic, TemplateError
 from engine.registry import ActionRegistry
 from engine.spec.diagnose import did_you_mean
@@ -62,6 +63,7 @@ class Checker:
         steps = _as_list(data.get("steps"))
         failure_steps = _as_list(data.get("on_failure"))
         self._check_ids([("steps",), ("on_failure",)])
+        self._check_classification(data.get("metadata"))
         top_ids = _ids_visible_after(steps)
         alert_scope = Scope(visible=set(), later=set(), only_alert=True)
         if isinstance(raw_inputs, dict):
@@ -78,6 +80,11 @@ class Checker:
         if isinstance(data.get("outputs"), dict):
             self.check_value(data["outputs"], ("outputs",), Scope(visible=set(top_ids), later=set()))
         return self.diagnostics
+
+    def _check_classification(self, metadata: Any) -> None:
+        raw = metadata.get("classification") if isinstance(metadata, dict) else None
+        for below, message, hint in declared_problems(raw):
+            self.error(("metadata", "classification", *below), message, hint, code="unknown-classification")
 
     # -- step ids -------------------------------------------------------------------------------------
     def _check_ids(self, roots: list[Path]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import urllib.parse
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -233,3 +234,20 @@ def read_status(home: Path) -> StackStatus:
         receiver_url=state.receiver_url,
         components=components,
     )
+
+
+def web_ui_address(configured: str | None, home: Path) -> str | None:
+    """The Temporal Web UI: the configured address, else the local stack's (http(s) only)."""
+    base = configured
+    if not base:
+        state = load_state_quietly(home)
+        base = state.web_ui_url if state else None
+    if not base or not base.startswith(("http://", "https://")):
+        return None
+    return base.rstrip("/")
+
+
+def workflow_link(web_ui: str, namespace: str, run_id: str) -> str:
+    """A run in the Temporal Web UI (child run ids carry ``/``: quoted)."""
+    quoted_ns = urllib.parse.quote(namespace, safe="")
+    return f"{web_ui.rstrip('/')}/namespaces/{quoted_ns}/workflows/{urllib.parse.quote(run_id, safe='')}"

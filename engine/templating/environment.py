@@ -19,6 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from engine.errors import TemplateLimitExceeded
 from engine.templating.filters import FILTERS
 from engine.templating.guards import check_method_call, guard_filter
+from engine.templating.legal_filters import LEGAL_FILTERS
 from engine.templating.limits import (
     CHARS_PER_OPERATION,
     Limits,
@@ -60,6 +61,7 @@ class FirelineEnvironment(ImmutableSandboxedEnvironment):
         self.globals["range"] = self._range
         filters = {name: f for name, f in self.filters.items() if name not in REMOVED_FILTERS}
         filters.update(FILTERS)
+        filters.update(LEGAL_FILTERS)
         self.filters = {name: guard_filter(name, f, limits) for name, f in filters.items()}
         self.filters[ITERATE_FILTER] = _iterate
         self.filters[EMIT_FILTER] = self._make_emit()

@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from engine.errors import FirelineError
+    from engine.plan.addresses import child_run_id
     from engine.plan.audit import AuditEvent
     from engine.plan.conductor import ActionCall, ActionOutcome, ApprovalMock, Conductor, StepFailure
     from engine.plan.inputs import resolve_inputs
@@ -179,7 +180,7 @@ class _TemporalExecutor:
         except FirelineError as exc:
             raise StepFailure(str(exc), type="InvalidInputs", retryable=False) from None
         child_plan = plan.model_copy(update={"subplans": self.input.plan.subplans})
-        child_id = f"{workflow.info().workflow_id}/{path}"
+        child_id = child_run_id(workflow.info().workflow_id, path)
         try:
             state = await workflow.execute_child_workflow(
                 WORKFLOW_NAME,

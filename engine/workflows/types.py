@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.plan.audit import AuditEvent
 from engine.plan.models import Plan
@@ -43,14 +43,19 @@ class ApprovalScript(BaseModel):
 
 
 class RunInput(BaseModel):
-    """Everything a run starts with; secrets never appear here."""
+    """Everything a run starts with; secrets never appear here.
+
+    Unknown fields are ignored, so histories recorded with fields since removed (``task_queue``)
+    still replay.
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     plan: Plan
     alert: dict[str, Any]
     inputs: dict[str, Any] = Field(default_factory=dict)
     path_prefix: str = ""
     rehearsal_approvals: dict[str, ApprovalScript] = Field(default_factory=dict)
-    task_queue: str = ""
     action_queues: dict[str, str] = Field(default_factory=dict)
 
 

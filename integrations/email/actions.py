@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.sdk import ActionContext, ActionError, action
@@ -14,7 +15,7 @@ from integrations.email.templates import RenderedEmail, one_line, render_email, 
 
 @action("email.send", optional_secrets=SECRETS)
 def send(ctx: ActionContext, params: SendParams) -> dict[str, Any]:
-    """Send an email; returns {message_id, subject, accepted, refused}.
+    """Send an email; returns {message_id, subject, accepted, refused, sent_at}.
 
     The body comes from ``template`` (``playbooks/templates/email/<name>.subject.j2``, ``.txt.j2``
     and optionally ``.html.j2``, rendered in a sandbox with ``vars``; values in the HTML part are
@@ -43,9 +44,12 @@ def send(ctx: ActionContext, params: SendParams) -> dict[str, Any]:
     )
     recipients = list(dict.fromkeys(bare(a) for a in [*params.to, *params.cc, *params.bcc]))
     refused = deliver(settings, message, bare(sender), recipients)
+    # When the server took it: the evidence a legal clock is judged by.
+    sent_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return SendResult(
         message_id=str(message["Message-ID"]),
         subject=content.subject,
         accepted=[r for r in recipients if r not in refused],
         refused=refused,
+        sent_at=sent_at,
     ).model_dump()

@@ -77,3 +77,4 @@ class SendResult(BaseModel):
     subject: str
     accepted: list[str] = Field(description="Recipients the server took")
     refused: dict[str, str] = Field(description="Recipients it refused, with its answer")
+    sent_at: str = Field("", description="When the server took the message, ISO-8601 UTC ending in Z")

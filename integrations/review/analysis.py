@@ -14,10 +14,12 @@ from integrations.review.models import (
     ActionTaken,
     AuditAction,
     AuditRecord,
+    ClassificationGroup,
     Decision,
     Durations,
     Review,
     ReviewParams,
+    Technique,
     TimelineEntry,
     matches,
 )
@@ -55,6 +57,8 @@ def compile_review(
         follow_ups=_follow_ups(trail, actions, params.follow_ups),
         joined_alerts=sum(1 for e in trail if e.action == AuditAction.ALERT_JOINED),
         evidence=params.evidence,
+        classification=classification_groups(started),
+        rejected_ids=rejected_ids(started),
         events=len(trail),
         missing_seq=_gaps(trail),
     )
@@ -62,6 +66,42 @@ def compile_review(
     review.omitted_events = max(shown - MAX_TIMELINE, 0)
     review.summary = summarize(review)
     return review
+
+
+def classification_groups(started: AuditRecord | None) -> list[ClassificationGroup]:
+    """The run's classification from its ``run.started`` event, one group per framework with ids."""
+    raw = started.detail.get("classification") if started is not None else None
+    if not isinstance(raw, dict):
+        return []
+    groups = []
+    for framework in ("atlas", "owasp_llm"):
+        block = raw.get(framework)
+        if not isinstance(block, dict):
+            continue
+        ids = [
+            Technique(id=str(item.get("id", ""))[:40], name=str(item.get("name", ""))[:200])
+            for item in block.get("ids", [])
+            if isinstance(item, dict) and item.get("id")
+        ]
+        if ids:
+            groups.append(
+                ClassificationGroup(
+                    framework=framework,
+                    title=str(block.get("title", framework))[:100],
+                    version=str(block.get("version", ""))[:40],
+                    ids=ids,
+                )
+            )
+    return groups
+
+
+def rejected_ids(started: AuditRecord | None) -> list[str]:
+    """Ids the alert offered that were not on the pinned lists."""
+    raw = started.detail.get("classification") if started is not None else None
+    rejected = raw.get("rejected") if isinstance(raw, dict) else None
+    if not isinstance(rejected, list):
+        return []
+    return [str(r.get("value", ""))[:40] for r in rejected if isinstance(r, dict)][:50]
 
 
 def _first(trail: list[AuditRecord], action: AuditAction) -> AuditRecord | None:

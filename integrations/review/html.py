@@ -47,6 +47,7 @@ def render_html(review: Review) -> str:
         f"<p>{_e(review.summary, 1000)}</p>",
         f"<p>Started: {stamp(review.started_at)}; finished: {stamp(review.finished_at)}. "
         f"Alert: {_e(review.alert_id or 'n/a')}; alerts joined later: {review.joined_alerts}.</p>",
+        *_classification(review),
         "<h2>Response times</h2>",
         _table(
             ["Measure", "Time"],
@@ -132,3 +133,16 @@ def render_html(review: Review) -> str:
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _classification(review: Review) -> list[str]:
+    if not review.classification and not review.rejected_ids:
+        return []
+    parts = ["<h2>Classification</h2>"]
+    for group in review.classification:
+        parts.append(f"<h3>{_e(group.title)} {_e(group.version)}</h3>")
+        parts.append(_table(["Id", "Name"], ([f"<code>{_e(t.id)}</code>", _e(t.name)] for t in group.ids)))
+    if review.rejected_ids:
+        shown = ", ".join(_e(v, 40) for v in review.rejected_ids)
+        parts.append(f"<p>Ids the alert offered that are not on the pinned lists (not applied): {shown}</p>")
+    return parts

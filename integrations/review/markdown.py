@@ -68,6 +68,7 @@ def render_markdown(review: Review) -> str:
         f"- Started: {stamp(review.started_at)}; finished: {stamp(review.finished_at)}",
         f"- Alert: {text(review.alert_id or 'n/a')}; alerts joined later: {review.joined_alerts}",
         "",
+        *_classification(review),
         "## Response times",
         "",
         *_table(
@@ -152,3 +153,18 @@ def render_markdown(review: Review) -> str:
     gaps = ", ".join(str(n) for n in review.missing_seq) or "none"
     out += ["## Audit trail", "", f"{review.events} events read; missing sequence numbers: {gaps}.", ""]
     return "\n".join(out)
+
+
+def _classification(review: Review) -> list[str]:
+    """One sub-section per framework, its ids with their names."""
+    if not review.classification and not review.rejected_ids:
+        return []
+    out = ["## Classification", ""]
+    for group in review.classification:
+        out += [f"### {text(group.title)} {text(group.version)}".rstrip(), ""]
+        out += [f"- **{text(t.id)}** {text(t.name)}".rstrip() for t in group.ids]
+        out.append("")
+    if review.rejected_ids:
+        shown = ", ".join(text(v, 40) for v in review.rejected_ids)
+        out += [f"Ids the alert offered that are not on the pinned lists (not applied): {shown}", ""]
+    return out

@@ -151,6 +151,22 @@ class ActionTaken(BaseModel):
     error: str = ""
 
 
+class Technique(BaseModel):
+    """One classification id and its name on the pinned list."""
+
+    id: str
+    name: str = ""
+
+
+class ClassificationGroup(BaseModel):
+    """The ids of one framework (MITRE ATLAS, OWASP LLM Top 10) the run was classified by."""
+
+    framework: str
+    title: str
+    version: str = ""
+    ids: list[Technique] = Field(default_factory=list)
+
+
 class Review(BaseModel):
     """Everything the review says, before rendering."""
 
@@ -171,6 +187,8 @@ class Review(BaseModel):
     follow_ups: list[str]
     joined_alerts: int = 0
     evidence: dict[str, Any] = Field(default_factory=dict)
+    classification: list[ClassificationGroup] = Field(default_factory=list)
+    rejected_ids: list[str] = Field(default_factory=list, description="Ids the alert offered, not accepted")
     events: int = 0
     missing_seq: list[int] = Field(default_factory=list)
     summary: str = ""

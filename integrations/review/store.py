@@ -30,6 +30,7 @@ MAPPING: dict[str, Any] = {
         "durations": {
             "properties": {k: {"type": "float"} for k in ("detect_s", "contain_s", "notify_s", "total_s")}
         },
+        "classification": {"properties": {"atlas": _KEYWORD, "owasp_llm": _KEYWORD}},
         "content": {"type": "object", "enabled": False},
         "slack": {"type": "object", "enabled": False},
     }
@@ -101,8 +102,30 @@ def save(
         "started_at": review.started_at.isoformat() if review.started_at else None,
         "finished_at": review.finished_at.isoformat() if review.finished_at else None,
         "durations": review.durations.model_dump(),
+        "classification": {g.framework: [t.id for t in g.ids] for g in review.classification},
         "content": {"markdown": markdown, "html": html},
         "slack": slack,
     }
     with translated(f"index into {index}"):
         es.index(index=index, id=review.run_id, document=document, refresh="wait_for")
+
+
+def grouped(
+    es: elasticsearch.Elasticsearch, index: str, framework: str, size: int = 100
+) -> dict[str, list[str]]:
+    """Stored reviews grouped by the ``framework`` (``atlas`` or ``owasp_llm``) ids: id → run ids."""
+    if framework not in ("atlas", "owasp_llm"):
+        raise ValueError(f"unknown framework {framework!r} (atlas or owasp_llm)")
+    with translated(f"group {index} by {framework}"):
+        found = es.search(
+            index=index,
+            size=0,
+            aggs={
+                "ids": {
+                    "terms": {"field": f"classification.{framework}", "size": size},
+                    "aggs": {"runs": {"terms": {"field": "run_id", "size": 1000}}},
+                }
+            },
+        )
+    buckets = found.get("aggregations", {}).get("ids", {}).get("buckets", [])
+    return {str(b["key"]): sorted(str(r["key"]) for r in b["runs"]["buckets"]) for b in buckets}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def _text(part: Any) -> str:
 
 
 def test_a_templated_message_goes_out_over_starttls_with_text_and_html(smtp_server: SmtpServer) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
     out = invoke(
         actions.send,
         smtp_server.context(),
@@ -56,6 +58,8 @@ def test_a_templated_message_goes_out_over_starttls_with_text_and_html(smtp_serv
     )
     assert out["accepted"] == ["oncall@example.com", "ml-security@example.com", "archive@example.com"]
     assert out["refused"] == {}
+    # when the server took it, the evidence a legal clock is judged by
+    assert before <= datetime.fromisoformat(out["sent_at"]) <= datetime.now(UTC)
     assert out["subject"] == "[fireline][CRITICAL] fraud-scorer quarantined"
     [delivered] = smtp_server.mailbox.delivered
     assert delivered.sender == "fireline@example.com"

@@ -114,6 +114,29 @@ async def test_an_alert_starts_a_run_and_repeats_join_it(
     ]
 
 
+async def test_ids_an_alert_adds_are_carried_and_unknown_ones_kept_as_rejected(
+    tmp_path: Path, client: Client, task_queue: str
+) -> None:
+    name = unique("gateway")
+    catalog = write_catalog(tmp_path / "pb", playbook_yaml(name, GATEWAY_TRIGGER % "1h"))
+    ingest = make_ingest(tmp_path, client, task_queue, catalog)
+    doc = {
+        **alert(1, unique("fp")),
+        "classification": {"atlas": ["AML.T0054", "<script>", 7, {"$gt": ""}], "owasp_llm": "LLM01:2025"},
+    }
+    async with running_worker(client, task_queue) as leftovers, running_receiver(ingest) as url:
+        answer = await post(url, "generic", doc)
+        assert answer.status_code == 202, answer.text
+        run_id = answer.json()["alerts"][0]["playbooks"][0]["run_id"]
+        leftovers.add(run_id)
+        state = await status(client, run_id)
+        assert state.classification.atlas == ["AML.T0054"]
+        assert state.classification.owasp_llm == ["LLM01:2025"]
+        assert [r.value for r in state.classification.rejected] == ["<script>", "7", "{'$gt': ''}"]
+        memo = await client.get_workflow_handle(run_id).describe()
+        assert (await memo.memo())["atlas"] == ["AML.T0054"]
+
+
 async def test_repeats_inside_the_window_join_the_closed_run(
     tmp_path: Path, client: Client, task_queue: str
 ) -> None:

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from engine.classification import Classification
 from engine.sdk import ActionContext, ActionError
 from integrations.elasticsearch.testing import action_context
 from integrations.http.testing import invoke
-from integrations.review import actions
+from integrations.review import actions, store
 from integrations.slack.client import make_client
 from integrations.slack.testing import FakeSlack
 from tests.fixtures.elasticsearch import (  # noqa: F401
@@ -82,6 +83,45 @@ def test_compile_stores_the_review_in_elasticsearch_and_under_fireline_home(
     assert doc["outcome"] == "succeeded"
     assert doc["durations"]["contain_s"] == 1260.0
     assert doc["content"]["markdown"] == markdown
+
+
+def test_reviews_show_and_group_by_atlas_and_owasp_ids(
+    elasticsearch_url: str, es_admin: Elasticsearch, es_index_prefix: str, tmp_path: Path
+) -> None:
+    index = f"{es_index_prefix}-reviews"
+    runs = {
+        "injection": Classification(atlas=["AML.T0051", "AML.T0057"], owasp_llm=["LLM01:2025"]),
+        "leak": Classification(atlas=["AML.T0057"], owasp_llm=["LLM02:2025"]),
+        "plain": Classification(),
+    }
+    ids: dict[str, str] = {}
+    for name, found in runs.items():
+        run_id = ids[name] = f"run-{name}-{uuid.uuid4().hex[:8]}"
+        store_events(elasticsearch_url, incident_events(run_id, None if found.empty else found.for_audit()))
+        invoke(
+            actions.compile_run, _context(elasticsearch_url, tmp_path), run_id=run_id, index=index, **PARAMS
+        )
+
+    markdown = (tmp_path / "reviews" / f"{ids['injection']}.md").read_text()
+    # Markdown escapes the dots; the sections are grouped by framework, each id with its name
+    assert (
+        "## Classification\n\n### MITRE ATLAS 5\\.1\\.0\n\n- **AML\\.T0051** LLM Prompt Injection\n"
+        in markdown
+    )
+    assert "### OWASP Top 10 for LLM Applications 2025\n\n- **LLM01:2025** Prompt Injection" in markdown
+    assert "## Classification" not in (tmp_path / "reviews" / f"{ids['plain']}.md").read_text()
+    assert "<h3>MITRE ATLAS 5.1.0</h3>" in (tmp_path / "reviews" / f"{ids['leak']}.html").read_text()
+
+    assert store.grouped(es_admin, index, "atlas") == {
+        "AML.T0051": [ids["injection"]],
+        "AML.T0057": sorted([ids["injection"], ids["leak"]]),
+    }
+    assert store.grouped(es_admin, index, "owasp_llm") == {
+        "LLM01:2025": [ids["injection"]],
+        "LLM02:2025": [ids["leak"]],
+    }
+    with pytest.raises(ValueError, match="unknown framework"):
+        store.grouped(es_admin, index, "mitre")
 
 
 def test_the_review_defaults_to_this_run(

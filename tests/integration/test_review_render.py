@@ -200,3 +200,21 @@ def test_templated_blanks_and_long_titles_are_accepted() -> None:
         None,
     )
     assert params.title is not None and len(params.title) == 300
+
+
+def test_ids_an_alert_offered_are_listed_as_rejected_and_escaped() -> None:
+    from engine.classification import Classification
+
+    found = Classification.for_run(
+        {"atlas": ["AML.T0051"]},
+        {"fields": {"classification": {"atlas": ["<img src=x onerror=alert(1)>", "AML.T0057"]}}},
+    )
+    events = incident_events("run-tags", found.for_audit())
+    review = compile_review("run-tags", _records(events), ReviewParams(), NOW)
+    assert [(g.framework, [t.id for t in g.ids]) for g in review.classification] == [
+        ("atlas", ["AML.T0051", "AML.T0057"])
+    ]
+    assert review.rejected_ids == ["<img src=x onerror=alert(1)>"]
+    html, markdown = render_html(review), render_markdown(review)
+    assert "<img" not in html and "&lt;img src=x" in html and "<img" not in markdown
+    assert "not on the pinned lists" in markdown

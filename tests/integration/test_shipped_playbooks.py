@@ -1,161 +1,35 @@
-"""The shipped playbooks, end to end against the local stack and the real or faithful outside systems,
-and a scan of every history, log line, audit document and review of those runs for the secrets used.
-
-Real: Temporal dev server, the local SIEM (noida-db, seeded), MLflow, moto (AWS IAM), aiosmtpd.
-Faithful fakes on loopback (no server can run here): LiteLLM, PagerDuty, Slack.
-"""
+"""The shipped playbooks, end to end against the local stack and the real or faithful outside systems
+(:mod:`tests.fixtures.shipped`), and a scan of every history, log line, audit document, review and
+Slack message of those runs for the secrets used."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
 from elasticsearch import Elasticsearch
-from temporalio.client import Client
 
 from engine import client as fl
-from engine.activities.audit import AUDIT_INDEX_PATTERN, AuditStore
-from engine.activities.run_action import ActionRunner
-from engine.errors import RunNotFound
-from engine.plan.compile import compile_plan
-from engine.plan.state import Decision, RunState, RunStatus, StepStatus
-from engine.registry import REGISTRY
-from engine.spec.catalog import load_catalog
-from engine.worker import build_worker
+from engine.activities.audit import AUDIT_INDEX_PATTERN
+from engine.plan.state import RunState, RunStatus, StepStatus
 from integrations.aws.testing import admin_client
-from integrations.gateway.testing import FakeLiteLLM
 from integrations.mlflow.testing import load_model, seed_model
-from integrations.pagerduty.testing import FakePagerDuty
-from integrations.slack.testing import FakeSlack
-from tests.fixtures.elasticsearch import elasticsearch_url
-from tests.fixtures.email import PASSWORD, USERNAME, SmtpServer, smtp_server
-from tests.fixtures.gateway import MASTER_KEY
-from tests.fixtures.http import tls_certificate
-from tests.fixtures.mlflow import mlflow_uri
-from tests.fixtures.moto import moto_endpoint
-from tests.fixtures.pagerduty import ROUTING_KEY
-from tests.fixtures.slack import BOT_TOKEN
+from tests.fixtures.shipped import (
+    World,
+    alert,
+    elasticsearch_url,
+    mlflow_uri,
+    moto_endpoint,
+    smtp_server,
+    tls_certificate,
+    world,
+)
 
-__all__ = ["elasticsearch_url", "mlflow_uri", "moto_endpoint", "smtp_server", "tls_certificate"]
-PLAYBOOKS = Path(__file__).parents[2] / "playbooks"
-AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFIREL1NE"
-
-
-class World:
-    """Everything the runs talk to, and the secrets they were given."""
-
-    def __init__(self, client: Client, queue: str, es: str, litellm: FakeLiteLLM, pd: FakePagerDuty) -> None:
-        self.client, self.queue, self.es, self.litellm, self.pd = client, queue, es, litellm, pd
-        self.catalog = load_catalog([PLAYBOOKS])
-        self.secrets: dict[str, str] = {}
-
-    async def start(self, playbook: str, alert: dict[str, Any], inputs: dict[str, Any] | None = None) -> str:
-        plan = compile_plan(self.catalog.get(playbook), self.catalog)
-        from engine.plan.inputs import resolve_inputs
-
-        resolved = resolve_inputs(plan, alert, inputs or {})
-        return (await fl.start_run(self.client, plan, alert, resolved, task_queue=self.queue)).run_id
-
-    async def decide_pending(self, run_id: str, step: str, by: str, groups: list[str]) -> None:
-        state = None
-        for _ in range(300):
-            try:
-                state = await fl.status(self.client, run_id)
-            except RunNotFound:  # a child run that has not started yet
-                await asyncio.sleep(0.1)
-                continue
-            if any(r.path == step for r in state.pending_approvals()):
-                await fl.decide(self.client, run_id, step, Decision.APPROVE, by, groups=groups)
-                return
-            await asyncio.sleep(0.1)
-        shown = state.model_dump_json()[:2000] if state else "never started"
-        raise AssertionError(f"{run_id}: {step} never became pending: {shown}")
-
-    async def finish(self, run_id: str) -> RunState:
-        await self.client.get_workflow_handle(run_id).result()
-        return await fl.status(self.client, run_id)
-
-
-def alert(rule: str, title: str, **entities: list[str]) -> dict[str, Any]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "id": f"e2e-{uuid.uuid4().hex[:8]}",
-        "source": "elastic",
-        "rule": rule,
-        "title": title,
-        "severity": "critical",
-        "fingerprint": uuid.uuid4().hex,
-        "occurred_at": now,
-        "received_at": now,
-        "entities": {"hosts": [], "users": [], "ips": [], "api_keys": [], "models": [], **entities},
-        "fields": {},
-    }
-
-
-@pytest_asyncio.fixture
-async def world(
-    client: Client,
-    task_queue: str,
-    elasticsearch_url: str,
-    mlflow_uri: str,
-    moto_endpoint: str,
-    smtp_server: SmtpServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[World]:
-    from integrations.elasticsearch.seed import seed_sample_data
-
-    await asyncio.to_thread(seed_sample_data, elasticsearch_url)
-    secrets = {
-        "LITELLM_MASTER_KEY": MASTER_KEY,
-        "PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SMTP_USERNAME": USERNAME,
-        "SMTP_PASSWORD": PASSWORD,
-        "AWS_ACCESS_KEY_ID": "AKIAFIRELINETEST0001",
-        "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
-    }
-    for name, value in secrets.items():
-        monkeypatch.setenv(name, value)  # where a deployment keeps them: the worker's environment
-    with FakeLiteLLM(MASTER_KEY) as litellm, FakePagerDuty() as pd, FakeSlack(BOT_TOKEN) as slack:
-        slack.workspace.add_channel("ai-incidents", id="C0INCIDENT")
-        settings = {
-            "ELASTICSEARCH_URL": elasticsearch_url,
-            "MLFLOW_TRACKING_URI": mlflow_uri,
-            "AWS_ENDPOINT_URL": moto_endpoint,
-            "AWS_REGION": "us-east-1",
-            "LITELLM_URL": litellm.base_url,
-            "PAGERDUTY_EVENTS_URL": pd.base_url,
-            "SLACK_API_URL": slack.api_url,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_server.port),
-            "SMTP_CA_FILE": str(smtp_server.cert.cert_file),
-            "SMTP_FROM": "fireline@example.com",
-            "FIRELINE_HOME": str(tmp_path),
-        }
-        runner = ActionRunner(REGISTRY, settings=settings, audit=AuditStore(elasticsearch_url))
-        # The worker reads settings per attempt, so a test can add one later (the signing key).
-        async with build_worker(client, task_queue, runner=runner):
-            found = World(client, task_queue, elasticsearch_url, litellm, pd)
-            # Key ids and user names identify, they are not secret (and "fireline" is everywhere).
-            found.secrets = {
-                k: v for k, v in secrets.items() if k not in ("AWS_ACCESS_KEY_ID", "SMTP_USERNAME")
-            }
-            found.slack = slack  # type: ignore[attr-defined]
-            found.smtp = smtp_server  # type: ignore[attr-defined]
-            found.mlflow = mlflow_uri  # type: ignore[attr-defined]
-            found.moto = moto_endpoint  # type: ignore[attr-defined]
-            found.home = tmp_path  # type: ignore[attr-defined]
-            found.settings = settings  # type: ignore[attr-defined]
-            yield found
+__all__ = ["elasticsearch_url", "mlflow_uri", "moto_endpoint", "smtp_server", "tls_certificate", "world"]
 
 
 def status_of(state: RunState) -> dict[str, str]:
@@ -272,7 +146,35 @@ async def run_all(world: World) -> list[str]:
     assert verdict.status is RunStatus.SUCCEEDED, verdict.failure
     assert verdict.outputs["verified"] is False and verdict.outputs["serving_version"] == 1
     assert verdict.step("verify").output["failure"] == "model_modified"  # type: ignore[union-attr]
-    return [leaked, compromised, exfil, f"{exfil}/breach", abuse, integrity]
+
+    # 6. a death linked to a high-risk AI system: EU AI Act Art. 73(4) initial report, then the complete one
+    mailed = len(world.smtp.mailbox.delivered)  # type: ignore[attr-defined]
+    aware = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ai_act = await world.start(
+        "eu-ai-act-serious-incident",
+        alert("High-risk AI system serious incident", "triage advice linked to a death", models=["triage"]),
+        {"aware_at": aware, "harms": ["death"], "system": "triage-assistant"},
+    )
+    await world.decide_pending(ai_act, "initial_approval", "user:counsel", ["ai-compliance"])
+    await world.decide_pending(ai_act, "follow_up_approval", "user:counsel", ["legal"])
+    reported = await world.finish(ai_act)
+    assert reported.status is RunStatus.SUCCEEDED, reported.failure
+    assert reported.outputs["regime"] == "art73(4)" and reported.outputs["deadline_met"] is True
+    assert reported.outputs["complete_reported"] is True
+    assert reported.classification.atlas == ["AML.T0048"]
+    reports = world.smtp.mailbox.delivered[mailed:]  # type: ignore[attr-defined]
+    assert len(reports) == 2 and all(m.recipients == ["ai-incidents@msa.example.eu"] for m in reports)
+    assert "art73(4), initial" in str(reports[0].message["Subject"])
+    assert "art73(4), complete" in str(reports[1].message["Subject"])
+    assert "not later than 10 days" in reports[0].message.get_body(("plain",)).get_content()
+    with Elasticsearch(world.es) as es:
+        es.indices.refresh(index="fireline-ai-act-reports")
+        found = es.search(index="fireline-ai-act-reports", query={"term": {"run.keyword": ai_act}}, size=10)
+    evidence = {h["_source"]["report"]: h["_source"] for h in found["hits"]["hits"]}
+    assert evidence["initial"]["deadline_met"] is True and evidence["initial"]["regime"] == "art73(4)"
+    assert evidence["initial"]["deadline"] == reported.outputs["deadline"] and evidence["initial"]["sent_at"]
+    assert evidence["complete"]["follows"] == evidence["initial"]["message_id"]
+    return [leaked, compromised, exfil, f"{exfil}/breach", abuse, integrity, ai_act]
 
 
 async def test_shipped_playbooks_end_to_end_and_no_secret_leaks_anywhere(

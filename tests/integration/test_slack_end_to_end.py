@@ -62,7 +62,8 @@ async def test_alert_to_quarantine_through_a_slack_click(
     }
     runner = ActionRunner(REGISTRY, settings=settings, audit=AuditStore(elasticsearch_url))
     notices = ApprovalNotices(
-        [SlackNotifier("C0INCIDENT", slack_env.api_url)], run_url_base="http://ui/workflows"
+        [SlackNotifier("C0INCIDENT", slack_env.api_url)],
+        run_url=lambda run_id: f"http://ui/workflows/{run_id}",
     )
     audit: list[dict[str, object]] = []
     route = slack_interactions_route(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest_asyncio
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from engine import client as fl
 from engine.activities.notify import ApprovalNotices, SlackNotifier
 from engine.plan.state import Decision
+from engine.serve import approval_notices
+from engine.settings import Settings, SlackSettings, TemporalSettings
 from engine.worker import build_worker
 from integrations.slack.testing import FakeSlack
 from tests.fixtures.slack import BOT_TOKEN, approval_plan, fake_slack, slack_env, wait_for  # noqa: F401
@@ -19,12 +23,18 @@ from tests.fixtures.slack import alert as slack_alert
 
 
 @pytest_asyncio.fixture
-async def notifying_worker(client: Client, task_queue: str, slack_env: FakeSlack) -> AsyncIterator[Worker]:
-    notices = ApprovalNotices(
-        [SlackNotifier("C0INCIDENT", slack_env.api_url)],
-        run_url_base="http://ui.example/namespaces/default/workflows",
+async def notifying_worker(
+    client: Client, task_queue: str, slack_env: FakeSlack, tmp_path: Path
+) -> AsyncIterator[Worker]:
+    # As a deployment configures it: Slack settings and the Web UI address the messages link to.
+    settings = Settings(
+        home=tmp_path,
+        slack=SlackSettings(
+            bot_token=SecretStr(BOT_TOKEN), approvals_channel="C0INCIDENT", api_url=slack_env.api_url
+        ),
+        temporal=TemporalSettings(web_ui_url="http://ui.example/", namespace="default"),
     )
-    async with build_worker(client, task_queue, notices=notices) as worker:
+    async with build_worker(client, task_queue, notices=approval_notices(settings)) as worker:
         yield worker
 
 
@@ -49,7 +59,8 @@ async def test_request_posted_then_updated_after_a_cli_decision(
     assert "fireline_approve" in blocks and "fireline_reject" in blocks
     assert "Quarantine fraud-scorer?" in blocks
     assert "<!channel>" not in blocks  # the alert's hostile title is escaped
-    assert f"http://ui.example/namespaces/default/workflows/{run.run_id}" in blocks
+    # the message links to the run in the Temporal Web UI
+    assert f"<http://ui.example/namespaces/default/workflows/{run.run_id}|Open the run>" in blocks
 
     await fl.decide(client, run.run_id, "approve", Decision.APPROVE, "user:U1")
     await client.get_workflow_handle(run.run_id).result()

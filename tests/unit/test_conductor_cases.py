@@ -42,20 +42,62 @@ async def test_retry_waits_follow_the_policy_in_simulated_time() -> None:
     assert (approve.approval.decided_at - approve.approval.requested_at).total_seconds() == pytest.approx(300)
 
 
-async def test_max_parallel_bounds_concurrency() -> None:
-    case = load_case(Path(__file__).parent.parent / "rehearsals" / "contain-with-retries")
-    running = 0
-    peak = 0
-    original = None
+BOUNDED_LOOP = """\
+apiVersion: fireline/v1
+kind: Playbook
+metadata: { name: bounded-loop, version: 1 }
+steps:
+  - id: revoke_keys
+    for_each: "{{ alert.entities.api_keys }}"
+    as: key_id
+    max_parallel: 2
+    steps:
+      - id: revoke
+        uses: core.echo
+        with: { message: "{{ key_id }}" }
+"""
 
-    state, executor = await simulate(case.plan, case.alert, case.mocks)
-    # every item ran; with max_parallel 2 the loop never had more than 2 in flight
-    starts = sorted((r.started_at, r.finished_at) for r in state.steps if r.path.startswith("revoke_keys["))
-    for start, _ in starts:
-        running = sum(1 for s, f in starts if s <= start and (f is None or f > start))
-        peak = max(peak, running)
-    assert peak <= 2 and len(starts) == 3 and original is None
-    assert executor.clock > 0
+
+async def test_max_parallel_bounds_concurrency() -> None:
+    """Five keys, two at a time, each revocation taking a minute: three minutes, never three at once."""
+    import asyncio
+
+    from engine.plan.compile import compile_plan
+    from engine.plan.conductor import ActionCall, ActionOutcome, Conductor
+    from engine.plan.state import RunState
+    from engine.rehearsal.models import Mocks
+    from engine.rehearsal.simulated import EPOCH, SimulatedExecutor
+    from engine.spec.catalog import validate_text
+    from engine.templating import TemplateEngine
+
+    class MinuteLongActions(SimulatedExecutor):
+        in_flight = peak = 0
+
+        async def run_action(self, call: ActionCall) -> ActionOutcome:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            try:
+                await self.sleep(60)
+                return await super().run_action(call)
+            finally:
+                self.in_flight -= 1
+
+    plan = compile_plan(validate_text(BOUNDED_LOOP, "bounded-loop.yaml"))
+    alert = {"id": "a-1", "title": "five leaked keys", "entities": {"api_keys": [f"k{i}" for i in range(5)]}}
+    mocks = Mocks.model_validate({"actions": {"revoke_keys.revoke": {"output": {"revoked": True}}}})
+    engine = TemplateEngine()
+    executor = MinuteLongActions(plan, alert, mocks, engine)
+    state = RunState(run_id="r", playbook=plan.name, version=1, sha256="x", started_at=EPOCH)
+    conductor = Conductor(plan, state, alert=alert, inputs={}, executor=executor, engine=engine)
+
+    await executor.drive(asyncio.ensure_future(conductor.run()))
+
+    assert state.status is RunStatus.SUCCEEDED, state.failure
+    assert sorted(c.args["message"] for c in executor.calls) == ["k0", "k1", "k2", "k3", "k4"]
+    assert executor.peak == 2  # the bound was reached and never exceeded
+    loop = state.step("revoke_keys")
+    assert loop is not None and loop.finished_at is not None
+    assert (loop.finished_at - loop.started_at).total_seconds() == pytest.approx(180)  # 2 + 2 + 1
 
 
 async def test_escalation_widens_approvers_then_times_out() -> None:

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from engine.console import console_routes
 from engine.ingest.alert_log import LOG_FILE, AlertLog, recent_alerts
 from engine.ingest.auth import SIGNATURE_HEADER, sign
 from engine.ingest.core import Ingest
@@ -19,12 +20,13 @@ from engine.ingest.dispatch import Dispatcher
 from engine.ingest.models import AlertStatus
 from engine.ingest.receiver import build_app
 from engine.ingest.triggers import TriggerSet
+from engine.settings import Settings
 from tests.fixtures.ingest import SECRET, TOKEN, playbook_yaml, signed_config, write_catalog
 
 GENERIC = {"id": "g-1", "rule": "gateway-jailbreak", "title": "Jailbreak", "severity": "high"}
 
 
-def make_client(tmp_path: Path, **config: object) -> TestClient:
+def make_client(tmp_path: Path, *, with_console: bool = False, **config: object) -> TestClient:
     catalog = write_catalog(
         tmp_path / "playbooks",
         playbook_yaml("elastic-only", "any: [{source: elastic, match: {rule: 'never'}}]"),
@@ -34,7 +36,9 @@ def make_client(tmp_path: Path, **config: object) -> TestClient:
     # No Temporal client: these requests must never get as far as Temporal.
     dispatcher = Dispatcher(None, triggers, task_queue="unused", dead_letters=letters)  # type: ignore[arg-type]
     ingest = Ingest(signed_config(**config), None, triggers, dispatcher, AlertLog(tmp_path), letters)  # type: ignore[arg-type]
-    return TestClient(build_app(ingest), raise_server_exceptions=False)
+    # The console as the stack mounts it; its client factory is never called on the way to the login page.
+    routes = console_routes(Settings(home=tmp_path), lambda: None, lambda: catalog) if with_console else []  # type: ignore[arg-type,return-value]
+    return TestClient(build_app(ingest, extra_routes=routes), raise_server_exceptions=False)
 
 
 def signed(body: bytes, *, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
@@ -155,3 +159,13 @@ def test_random_signed_bodies_never_give_500(tmp_path: Path) -> None:
             assert status in (202, 400, 401, 422), status
 
     check()
+
+
+def test_the_receivers_root_sends_people_to_the_console(tmp_path: Path) -> None:
+    http = make_client(tmp_path, with_console=True)
+
+    landing = http.get("/", follow_redirects=False)
+
+    assert landing.status_code == 307 and landing.headers["location"] == "/console/"
+    assert http.get("/", follow_redirects=True).url.path == "/console/login"  # signed out: the login page
+    assert http.get("/healthz").status_code == 200  # the receiver's own routes are untouched

@@ -38,8 +38,8 @@ def _get(samples: Samples, name: str, **labels: str) -> float:
 async def test_the_receiver_route_serves_counters_that_move() -> None:
     app = Starlette(routes=[metrics_route()])
     _, before = await _scrape(app)
-    metrics.alert_received("elastic")
-    metrics.alert_received("elastic")
+    metrics.alert_received("elastic", "started")
+    metrics.alert_received("elastic", "failed")
     metrics.alert_rejected("generic", RejectReason.INVALID_JSON)
     metrics.alert_deduplicated("alertmanager", "contain-model")
     metrics.run_started("contain-model")
@@ -52,7 +52,8 @@ async def test_the_receiver_route_serves_counters_that_move() -> None:
     def moved(name: str, **labels: str) -> float:
         return _get(after, name, **labels) - _get(before, name, **labels)
 
-    assert moved("fireline_alerts_received_total", source="elastic") == 2
+    assert moved("fireline_alerts_received_total", source="elastic", status="started") == 1
+    assert moved("fireline_alerts_received_total", source="elastic", status="failed") == 1
     assert moved("fireline_alerts_rejected_total", source="generic", reason="invalid_json") == 1
     assert moved("fireline_alerts_deduplicated_total", source="alertmanager", playbook="contain-model") == 1
     assert moved("fireline_runs_started_total", playbook="contain-model") == 1
@@ -86,14 +87,16 @@ async def test_histograms_count_and_sum_what_was_observed() -> None:
 
 async def test_attacker_controlled_values_cannot_invent_series() -> None:
     app = Starlette(routes=[metrics_route()])
-    metrics.alert_received("' OR 1=1 --" * 20)
+    metrics.alert_received("' OR 1=1 --" * 20, "DROP TABLE alerts" * 20)
     metrics.alert_deduplicated("elastic", 'bad"name}\n{x="1"' * 10)
     response, samples = await _scrape(app)
     sources = {dict(labels).get("source") for (name, labels) in samples if name.startswith("fireline_alerts")}
     assert sources <= {"elastic", "alertmanager", "generic", "schedule", "manual", "other"}
+    statuses = {dict(labels)["status"] for (name, labels) in samples if "received" in name}
+    assert statuses <= {"started", "joined", "no_match", "resolved", "failed", "other"}
     playbooks = [dict(labels)["playbook"] for (name, labels) in samples if "deduplicated" in name]
     assert all(len(p) <= 64 and '"' not in p and "\n" not in p for p in playbooks)
-    assert "OR 1=1" not in response.text
+    assert "OR 1=1" not in response.text and "DROP TABLE" not in response.text
 
 
 async def test_the_worker_serves_metrics_and_health_on_its_own_port() -> None:
@@ -123,3 +126,5 @@ def test_refusals_map_to_a_few_known_reasons() -> None:
     assert metrics.reject_reason(401, "bad_signature") is RejectReason.UNAUTHORIZED
     assert metrics.reject_reason(429, "slow_down") is RejectReason.RATE_LIMITED
     assert metrics.reject_reason(418, "<script>") is RejectReason.BAD_REQUEST
+    assert metrics.reject_reason(503, "unavailable") is RejectReason.UNAVAILABLE
+    assert metrics.reject_reason(500, "internal") is RejectReason.INTERNAL

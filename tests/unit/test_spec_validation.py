@@ -82,8 +82,9 @@ def test_duplicate_step_ids_name_the_first_use() -> None:
 @pytest.mark.parametrize(
     ("step", "message"),
     [
-        ("- id: a\n    name: nothing\n", "step has no body"),
-        ("- id: a\n    uses: core.echo\n    wait: 1s\n", "step has 2 bodies: uses, wait"),
+        ("- id: a\n    name: nothing\n", "step 'a' has no body"),
+        ("- id: a\n    uses: core.echo\n    wait: 1s\n", "step 'a' has 2 bodies: uses, wait"),
+        ("- name: nothing\n", "step has no body"),  # no id to name: the location alone says which
     ],
 )
 def test_step_needs_exactly_one_body(step: str, message: str) -> None:
