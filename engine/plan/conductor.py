@@ -75,6 +75,16 @@ def not_run_views(steps: list[PlanStep]) -> dict[str, dict[str, Any]]:
     return views
 
 
+def _action_steps(steps: list[PlanStep]) -> dict[str, PlanStep]:
+    """Every action step by id, nested ones included (ids are unique in a playbook)."""
+    found: dict[str, PlanStep] = {}
+    for step in steps:
+        if step.kind is StepKind.ACTION:
+            found[step.id] = step
+        found.update(_action_steps(step.children))
+    return found
+
+
 def _timestamp(value: Any, what: str) -> datetime:
     """An aware datetime from an ISO-8601 string, or a TemplateError naming ``what``."""
     try:
@@ -120,6 +130,7 @@ class Conductor:
         }
         self.base_context = {"alert": dict(alert), "inputs": dict(inputs), "run": self.run_view}
         state.classification = Classification.for_run(plan.classification, alert)
+        self.action_steps = _action_steps(plan.steps + plan.on_failure)
 
     # -- running ----------------------------------------------------------------------------------------
     async def run(self) -> RunState:
@@ -252,7 +263,9 @@ class Conductor:
 
     # -- step kinds ---------------------------------------------------------------------------------------
     async def _action(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
-        args = self._render(step.args, frame)
+        # An approver's edits (checked against the action's schema when they were made) win.
+        record.edited_args = self.approvals.edits_for(record.path)
+        args = {**self._render(step.args, frame), **record.edited_args}
         full_path = f"{self.path_prefix}{record.path}"
         for number in range(1, step.retry.attempts + 1):
             attempt = Attempt(number=number, started_at=self.executor.now())
@@ -294,7 +307,19 @@ class Conductor:
         deadline = None
         if spec.deadline is not None:
             deadline = _timestamp(self._render(spec.deadline, frame), "approval deadline")
-        await self.approvals.run(spec, record, title, details, done, deadline)
+        guards = f"{record.path[: -len(step.id)]}{spec.guards}" if spec.guards else None
+        editable = {name: self._current_arg(spec.guards, name, frame) for name in spec.editable}
+        await self.approvals.run(
+            spec, record, title, details, done, deadline, guards=guards, editable=editable
+        )
+
+    def _current_arg(self, step_id: str | None, name: str, frame: _Frame) -> Any:
+        """The guarded step's argument ``name`` as it would render now (None when it cannot yet)."""
+        guarded = self.action_steps.get(step_id or "")
+        try:
+            return self._render(guarded.args.get(name), frame) if guarded else None
+        except TemplateError:
+            return None
 
     async def _for_each(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         items = self._render(step.items, frame)
@@ -365,16 +390,29 @@ class Conductor:
 
     # -- decisions and audit -----------------------------------------------------------------------------
     def check_decision(
-        self, path: str, by: str, groups: list[str], decision: Decision, reason: str
+        self,
+        path: str,
+        by: str,
+        groups: list[str],
+        decision: Decision,
+        reason: str,
+        edits: Mapping[str, Any] | None = None,
     ) -> StepRecord:
         """Raise :class:`ApprovalRefused` unless ``by`` may decide the pending approval at ``path`` now."""
-        return self.approvals.check(path, by, groups, decision, reason)
+        return self.approvals.check(path, by, groups, decision, reason, edits)
 
     def decide(
-        self, path: str, by: str, groups: list[str], decision: Decision, reason: str, via: str = "cli"
+        self,
+        path: str,
+        by: str,
+        groups: list[str],
+        decision: Decision,
+        reason: str,
+        via: str = "cli",
+        edits: Mapping[str, Any] | None = None,
     ) -> StepRecord:
-        """Validate and apply a human decision."""
-        return self.approvals.decide(path, by, groups, decision, reason, via)
+        """Validate and apply a human decision (with the approver's edits of the guarded step)."""
+        return self.approvals.decide(path, by, groups, decision, reason, via, edits)
 
     def record_event(self, action: str, **fields: Any) -> None:
         """Add an event to the run's audit chain (e.g. an alert that joined the run)."""
