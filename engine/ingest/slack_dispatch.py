@@ -65,18 +65,26 @@ class AuditKind(StrEnum):
     IGNORED = "slack.ignored"
 
 
-# The workflow's refusals name who decided ("... decided by user:U1)" while the run is open,
-# "... was decided by user:U1" once it has finished); the clicker is told in plain words.
-_DECIDED_BY = re.compile(r"\bdecided by ((?:user|group):[A-Za-z0-9._@-]+|timeout)")
+# The workflow's refusal of a second decision names the first, open run or finished
+# (engine.plan.approvals.already_decided): "approve was already approved by user:U1 at <T> via cli";
+# a timeout reads "approve was already rejected at <T>: nobody decided before the deadline".
+_ALREADY = re.compile(
+    r"\bwas already (approved|rejected)(?: by ((?:user|group):[A-Za-z0-9._@-]+))?"
+    r" at (\d{4}-\d\d-\d\dT\d\d:\d\d)"
+)
 
 
 def refusal_text(message: str) -> str:
-    """What the clicker reads when the workflow refused the decision."""
-    decided = _DECIDED_BY.search(message)
-    if decided and decided.group(1) == "timeout":
-        return ":hourglass: This approval already timed out; nothing changed."
+    """What the clicker reads when the workflow refused the decision: who decided first, and when."""
+    decided = _ALREADY.search(message)
+    if decided and decided.group(2) is None:
+        return f":hourglass: This approval already timed out ({decided.group(1)}); nothing changed."
     if decided:
-        return f":information_source: Already decided by {blocks.mention(decided.group(1))}; nothing changed."
+        verb, who, when = decided.groups()
+        return (
+            f":information_source: Already {verb} by {blocks.mention(who)} "
+            f"at {when.replace('T', ' ')} UTC; nothing changed."
+        )
     return f":no_entry_sign: Your decision was not recorded: {blocks.escape(message)}"
 
 
