@@ -262,6 +262,10 @@ class ApprovalDesk:
         approval.decided_via = via
         record.status = StepStatus.SUCCEEDED if decision is Decision.APPROVE else StepStatus.REJECTED
         detail: dict[str, Any] = {"reason": reason, "via": via}
+        # A value sent back as it was shown is no edit (Slack's modal returns every field).
+        edits = {
+            k: v for k, v in (edits or {}).items() if k not in approval.editable or approval.editable[k] != v
+        }
         if edits:
             approval.edits = dict(edits)
             # Runs without edits keep the event (and so the hash chain) they always had.
