@@ -172,6 +172,9 @@ def test_approve_with_edits_and_a_second_decision(stack: dict[str, str], tmp_pat
     while '"status": "succeeded"' not in (final := run(stack, "show", run_id, "--json")).stdout[:400]:
         assert time.monotonic() < deadline, final.stdout
     steps = {s["path"]: s for s in json.loads(final.stdout)["steps"]}
+    shown = run(stack, "show", run_id).stdout
+    assert 'edited act.message: "note about CLI drill <b>" -> "shorter note"' in shown
+    assert "ran with edited message" in shown
     assert steps["act"]["output"] == {"message": "shorter note"}
     assert steps["approve"]["approval"]["edits"] == {"message": "shorter note"}
     assert steps["approve"]["approval"]["editable"] == {"message": "note about CLI drill <b>"}
