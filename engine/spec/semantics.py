@@ -226,7 +226,7 @@ class Checker:
         block, index = path[:-1], path[-1]
         siblings = _as_list(_at(self.doc.data, block)) if isinstance(index, int) else []
         start = index + 1 if isinstance(index, int) else 0
-        later = {s.get("id"): s for s in siblings[start:] if isinstance(s, dict)}
+        later = {s["id"]: s for s in siblings[start:] if isinstance(s, dict) and isinstance(s.get("id"), str)}
         target = later.get(guards)
         if target is None or not isinstance(target.get("uses"), str):
             ids = [str(i) for i, s in later.items() if isinstance(s.get("uses"), str)]
