@@ -12,22 +12,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from engine.classification.tags import Classification
 from engine.errors import TemplateError
 from engine.plan.addresses import child_run_id
-from engine.plan.approvals import ApprovalDesk, approved
+from engine.plan.approvals import ApprovalDesk
 from engine.plan.audit import AuditChain
 from engine.plan.executor import ActionCall, ActionOutcome, ApprovalMock, Executor, StepFailure
 from engine.plan.models import Plan, PlanStep, StepKind
 from engine.plan.state import Attempt, Decision, RunState, RunStatus, StepRecord, StepStatus
+from engine.plan.views import action_steps, not_run_views, parse_timestamp, step_view
 from engine.spec.models import OnError
 from engine.templating import TemplateEngine
 
 MAX_LOOP_ITEMS = 1000
-__all__ = ["ActionCall", "ActionOutcome", "ApprovalMock", "Conductor", "Executor", "StepFailure", "step_view"]
+__all__ = [
+    "ActionCall",
+    "ActionOutcome",
+    "ApprovalMock",
+    "Conductor",
+    "Executor",
+    "StepFailure",
+    "step_view",
+]
 
 
 class _BlockFailed(Exception):
@@ -43,57 +51,6 @@ class _Frame:
 
     def child(self, **variables: Any) -> _Frame:
         return _Frame(steps=dict(self.steps), variables={**self.variables, **variables})
-
-
-def step_view(record: StepRecord) -> dict[str, Any]:
-    """What ``steps.<id>`` shows to templates."""
-    view: dict[str, Any] = {
-        "status": record.status.value,
-        "output": record.output,
-        "error": record.error,
-        "attempts": len(record.attempts),
-    }
-    if record.approval is not None:
-        view["approved"] = approved(record)
-        view["decided_by"] = record.approval.decided_by
-        view["reason"] = record.approval.reason
-    return view
-
-
-NOT_RUN = "not_run"
-
-
-def not_run_views(steps: list[PlanStep]) -> dict[str, dict[str, Any]]:
-    """A ``not_run`` view for each step and each parallel child (loop children stay in their loop)."""
-    views: dict[str, dict[str, Any]] = {}
-    for step in steps:
-        views[step.id] = {"status": NOT_RUN, "output": None, "error": None, "attempts": 0}
-        if step.kind is StepKind.APPROVAL:
-            views[step.id].update(approved=False, decided_by=None, reason="")
-        if step.kind is StepKind.PARALLEL:
-            views.update(not_run_views(step.children))
-    return views
-
-
-def _action_steps(steps: list[PlanStep]) -> dict[str, PlanStep]:
-    """Every action step by id, nested ones included (ids are unique in a playbook)."""
-    found: dict[str, PlanStep] = {}
-    for step in steps:
-        if step.kind is StepKind.ACTION:
-            found[step.id] = step
-        found.update(_action_steps(step.children))
-    return found
-
-
-def _timestamp(value: Any, what: str) -> datetime:
-    """An aware datetime from an ISO-8601 string, or a TemplateError naming ``what``."""
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise TemplateError(f"{what} {str(value)[:60]!r} is not an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        raise TemplateError(f"{what} needs a time zone (e.g. a trailing Z)")
-    return moment
 
 
 class Conductor:
@@ -130,7 +87,7 @@ class Conductor:
         }
         self.base_context = {"alert": dict(alert), "inputs": dict(inputs), "run": self.run_view}
         state.classification = Classification.for_run(plan.classification, alert)
-        self.action_steps = _action_steps(plan.steps + plan.on_failure)
+        self.action_steps = action_steps(plan.steps + plan.on_failure)
 
     # -- running ----------------------------------------------------------------------------------------
     async def run(self) -> RunState:
@@ -306,7 +263,7 @@ class Conductor:
         done = [sid for sid, view in frame.steps.items() if view.get("status") == "succeeded"]
         deadline = None
         if spec.deadline is not None:
-            deadline = _timestamp(self._render(spec.deadline, frame), "approval deadline")
+            deadline = parse_timestamp(self._render(spec.deadline, frame), "approval deadline")
         guards = f"{record.path[: -len(step.id)]}{spec.guards}" if spec.guards else None
         editable = {name: self._current_arg(spec.guards, name, frame) for name in spec.editable}
         await self.approvals.run(
@@ -364,7 +321,7 @@ class Conductor:
         if step.wait_s is not None:
             seconds = step.wait_s
         else:
-            target = _timestamp(self._render(step.wait_until, frame), "wait until")
+            target = parse_timestamp(self._render(step.wait_until, frame), "wait until")
             seconds = (target - self.executor.now()).total_seconds()
         if seconds > 0:
             await self.executor.sleep(seconds)
