@@ -21,6 +21,7 @@ from engine.errors import ApprovalRefused, RunNotFound
 from engine.metrics import FirelineInterceptor, make_runtime
 from engine.observability import setup_tracing
 from engine.plan.addresses import StepAddress, route
+from engine.plan.approvals import already_decided
 from engine.plan.models import Plan
 from engine.plan.state import Decision, JoinedAlert, RunState, StepRecord
 from engine.privacy import Pseudonymizer
@@ -210,8 +211,13 @@ async def decide(
     groups: list[str] | None = None,
     reason: str = "",
     via: str = "cli",
+    edits: dict[str, Any] | None = None,
 ) -> StepRecord:
     """Send a decision through the ``decide`` Update; refusals raise :class:`ApprovalRefused`.
+
+    ``edits`` are new values for editable arguments of the step the approval guards; the run's
+    validator checks them against that action's schema. Of two decisions on one approval the first
+    wins; the second is refused with who decided and when.
 
     ``step`` may be a qualified path (``breach.authority_approval``): the decision goes to the
     child run that owns the step (:func:`locate`).
@@ -220,7 +226,13 @@ async def decide(
     run_id, step = where.run_id, where.path
     handle = client.get_workflow_handle(run_id)
     request = DecisionRequest(
-        step=step, decision=decision, by=by, groups=groups or [], reason=reason, via=via
+        step=step,
+        decision=decision,
+        by=by,
+        groups=groups or [],
+        reason=reason,
+        via=via,
+        edits=edits or {},
     )
     try:
         record: StepRecord = await handle.execute_update(DECIDE_UPDATE, request, result_type=StepRecord)
@@ -260,9 +272,9 @@ async def _closed_run_refusal(client: Client, run_id: str, step: str) -> Excepti
     except RunNotFound as missing:
         return missing
     record = state.step(step)
-    decided = record.approval.decided_by if record and record.approval else None
-    detail = f"; {step} was decided by {decided}" if decided else ""
-    return ApprovalRefused(f"run {run_id} has already {state.status.value}{detail}")
+    if record and record.approval and record.approval.decision is not None:
+        return ApprovalRefused(f"{already_decided(step, record)}; run {run_id} has {state.status.value}")
+    return ApprovalRefused(f"run {run_id} has already {state.status.value}")
 
 
 async def cancel(client: Client, run_id: str) -> None:

@@ -74,6 +74,7 @@ class SlackNotifier:
                 notice.evidence,
                 run_url,
                 approval.approvers,
+                editable=approval.editable if approval.guards else None,
             )
         answer: Any = client.chat_postMessage(channel=self.channel, text=approval.title, blocks=message)
         return [MessageRef(notifier=self.name, channel=str(answer["channel"]), ts=str(answer["ts"]))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from rich.console import Console
@@ -36,7 +37,8 @@ def _detail(record: StepRecord) -> str:
     approval = record.approval
     if approval is not None:
         if approval.decision is None:
-            return f"waiting for {', '.join(approval.approvers)}: {approval.title}"
+            editable = f" (editable: {', '.join(sorted(approval.editable))})" if approval.editable else ""
+            return f"waiting for {', '.join(approval.approvers)}: {approval.title}{editable}"
         text = f"{approval.decision.value} by {approval.decided_by}"
         if approval.decided_at:
             text += f" at {_time(approval.decided_at)}"
@@ -44,7 +46,12 @@ def _detail(record: StepRecord) -> str:
             text += f": {approval.reason}"
         if approval.escalated_at:
             text += " (escalated)"
+        for name, value in sorted(approval.edits.items()):
+            was = json.dumps(approval.editable.get(name))
+            text += f"; edited {approval.guards}.{name}: {was} -> {json.dumps(value)}"
         return text
+    if record.edited_args:
+        return f"ran with edited {', '.join(sorted(record.edited_args))}; {record.output_summary}"
     if record.error:
         return f"{record.error_type}: {record.error}"
     if record.child_run:

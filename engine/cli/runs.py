@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from temporalio.client import Client
@@ -11,6 +12,7 @@ from temporalio.client import Client
 from engine import client as fl
 from engine.cli.common import console, load_settings, parse_pairs, read_alert, run_async
 from engine.cli.render import print_run
+from engine.errors import ConfigError
 from engine.plan.compile import compile_plan
 from engine.plan.inputs import resolve_inputs
 from engine.plan.state import Decision, RunState
@@ -113,19 +115,48 @@ def approve(
     user: Annotated[str, typer.Option("--as", help="Who decides, e.g. user:alice.")],
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
     reason: Annotated[str, typer.Option("--reason", help="Why (required to reject).")] = "",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Edit an editable argument of the guarded step before approving: NAME=JSON, "
+            """e.g. --set 'access_key_id="AKIA..."' (repeatable).""",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Approve (or reject) a pending approval step."""
+    """Approve (or reject) a pending approval step; a second decision is refused, naming the first."""
     settings = load_settings(config)
     by = user if user.startswith("user:") else f"user:{user}"
     decision = Decision.REJECT if reject else Decision.APPROVE
+    edits = parse_edits(set_ or [])
 
     async def go() -> None:
         client = await _client(settings)
-        await fl.decide(client, run_id, step, decision, by, groups=groups_of(settings, by), reason=reason)
+        await fl.decide(
+            client, run_id, step, decision, by, groups=groups_of(settings, by), reason=reason, edits=edits
+        )
 
     run_async(go())
-    typer.echo(f"{decision.value}d {run_id} {step} as {by}")
+    edited = f" with {', '.join(sorted(edits))} edited" if edits else ""
+    typer.echo(f"{decision.value}d {run_id} {step} as {by}{edited}")
+
+
+def parse_edits(pairs: list[str]) -> dict[str, Any]:
+    """``NAME=JSON`` options into edits; a value that is not JSON is refused, naming the option."""
+    edits: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--set {pair!r}: expected NAME=JSON, e.g. keys='[\"AKIA...\"]'")
+        try:
+            edits[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"--set {name.strip()}: value is not JSON ({exc.msg} at column {exc.colno}); "
+                "quote strings: --set name='\"text\"'"
+            ) from None
+    return edits
 
 
 def cancel(run_id: Annotated[str, typer.Argument(help="Run id.")], config: ConfigOption = None) -> None:

@@ -5,14 +5,18 @@ This only decides what the page offers; the run's ``decide`` Update validator ha
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel
 
 from engine.access import Principal, Role, groups_of
 from engine.plan.state import Decision, StepRecord, StepStatus
 
+#: Form fields carrying an edited argument: ``set.<name>``, a JSON value.
+EDIT_PREFIX = "set."
 #: Step paths as runs name them: ids, loop indexes and dots.
 STEP_PATH = re.compile(r"^[a-z][a-z0-9_]*(\[\d{1,6}\])?(\.[a-z][a-z0-9_]*(\[\d{1,6}\])?){0,20}$")
 MAX_REASON_CHARS = 2000
@@ -63,3 +67,22 @@ def parse_decision(form: Mapping[str, str]) -> tuple[str, Decision, str] | str:
     if decision is Decision.REJECT and not reason:
         return "a rejection needs a reason"
     return step, decision, reason
+
+
+def parse_edits(form: Mapping[str, str], current: Mapping[str, Any]) -> dict[str, Any] | str:
+    """The arguments the approver changed (``set.<name>`` fields, JSON), or what is wrong with them.
+
+    Fields left as prefilled are no edit; the run's validator checks names and values.
+    """
+    edits: dict[str, Any] = {}
+    for key, raw in form.items():
+        if not key.startswith(EDIT_PREFIX):
+            continue
+        name = key.removeprefix(EDIT_PREFIX)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return f"{name}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        if name not in current or value != current[name]:
+            edits[name] = value
+    return edits

@@ -54,7 +54,15 @@ class RunSource(Protocol):
         ...
 
     async def decide(
-        self, run_id: str, step: str, decision: Decision, by: str, *, groups: list[str], reason: str
+        self,
+        run_id: str,
+        step: str,
+        decision: Decision,
+        by: str,
+        *,
+        groups: list[str],
+        reason: str,
+        edits: dict[str, Any] | None = None,
     ) -> StepRecord:
         """Send a decision through the run's ``decide`` Update (raises ``ApprovalRefused``)."""
         ...
@@ -161,12 +169,20 @@ class TemporalRunSource:
         return None
 
     async def decide(
-        self, run_id: str, step: str, decision: Decision, by: str, *, groups: list[str], reason: str
+        self,
+        run_id: str,
+        step: str,
+        decision: Decision,
+        by: str,
+        *,
+        groups: list[str],
+        reason: str,
+        edits: dict[str, Any] | None = None,
     ) -> StepRecord:
         """The same Update Slack and the CLI use, marked ``via="console"``."""
         client = await self._client()
         record: StepRecord = await self._bounded(
-            fl.decide(client, run_id, step, decision, by, groups=groups, reason=reason, via=VIA),
+            fl.decide(client, run_id, step, decision, by, groups=groups, reason=reason, via=VIA, edits=edits),
             f"the decision on {run_id}",
         )
         self._listed = None  # the next listing shows the new state

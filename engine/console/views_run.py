@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from engine.access import CSRF_FIELD, AccessDenied, Principal, groups_of
 from engine.console import display
 from engine.console.context import RUN_ID, Console, Kind, read_form
-from engine.console.decisions import STEP_PATH, parse_decision, verdict
+from engine.console.decisions import STEP_PATH, parse_decision, parse_edits, verdict
 from engine.console.graph import STATE_STYLES, run_graph, state_class
 from engine.console.nested import pending_approvals
 from engine.console.plans import PlanCache, plan_of_run
@@ -124,11 +124,18 @@ class RunViews:
             await audit("console.decision_refused", "refused", parsed)
             return await self._render(principal, state, error=parsed, status=400)
         step, decision, reason = parsed
+        shown = state.step(step)
+        edits = parse_edits(form or {}, shown.approval.editable if shown and shown.approval else {})
+        if isinstance(edits, str):
+            await audit("console.decision_refused", "refused", edits)
+            return await self._render(principal, state, error=edits, status=400)
         groups = groups_of(console.settings.approver_groups, principal.user)
         event.update(step=step, decision=decision.value, by=principal.approver, groups=groups)
+        if edits:
+            event["edited"] = sorted(edits)
         try:
             await console.source.decide(
-                state.run_id, step, decision, principal.approver, groups=groups, reason=reason
+                state.run_id, step, decision, principal.approver, groups=groups, reason=reason, edits=edits
             )
         except ApprovalRefused as exc:
             await audit("console.decision_refused", "refused", str(exc))

@@ -27,6 +27,7 @@ from slack_sdk import WebClient
 from engine.errors import ApprovalRefused, RunNotFound
 from engine.plan.state import Decision, StepRecord
 from integrations.slack import blocks
+from integrations.slack import edits as edit_blocks
 from integrations.slack.payloads import BlockActions, ViewSubmission
 from integrations.slack.usergroups import GroupMembership
 
@@ -47,6 +48,7 @@ class DecideFn(Protocol):
         groups: list[str] | None,
         reason: str,
         via: str,
+        edits: dict[str, Any] | None = None,
     ) -> Awaitable[StepRecord]: ...
 
 
@@ -61,22 +63,31 @@ class AuditKind(StrEnum):
     DECISION_REFUSED = "slack.decision_refused"
     DECISION_FAILED = "slack.decision_failed"
     REJECT_STARTED = "slack.reject_started"
+    EDIT_STARTED = "slack.edit_started"
     MESSAGE_UPDATE_FAILED = "slack.message_update_failed"
     IGNORED = "slack.ignored"
 
 
-# The workflow's refusals name who decided ("... decided by user:U1)" while the run is open,
-# "... was decided by user:U1" once it has finished); the clicker is told in plain words.
-_DECIDED_BY = re.compile(r"\bdecided by ((?:user|group):[A-Za-z0-9._@-]+|timeout)")
+# The workflow's refusal of a second decision names the first, open run or finished
+# (engine.plan.approvals.already_decided): "approve was already approved by user:U1 at <T> via cli";
+# a timeout reads "approve was already rejected at <T>: nobody decided before the deadline".
+_ALREADY = re.compile(
+    r"\bwas already (approved|rejected)(?: by ((?:user|group):[A-Za-z0-9._@-]+))?"
+    r" at (\d{4}-\d\d-\d\dT\d\d:\d\d)"
+)
 
 
 def refusal_text(message: str) -> str:
-    """What the clicker reads when the workflow refused the decision."""
-    decided = _DECIDED_BY.search(message)
-    if decided and decided.group(1) == "timeout":
-        return ":hourglass: This approval already timed out; nothing changed."
+    """What the clicker reads when the workflow refused the decision: who decided first, and when."""
+    decided = _ALREADY.search(message)
+    if decided and decided.group(2) is None:
+        return f":hourglass: This approval already timed out ({decided.group(1)}); nothing changed."
     if decided:
-        return f":information_source: Already decided by {blocks.mention(decided.group(1))}; nothing changed."
+        verb, who, when = decided.groups()
+        return (
+            f":information_source: Already {verb} by {blocks.mention(who)} "
+            f"at {when.replace('T', ' ')} UTC; nothing changed."
+        )
     return f":no_entry_sign: Your decision was not recorded: {blocks.escape(message)}"
 
 
@@ -107,6 +118,9 @@ class SlackInteractionDispatcher:
             submission = ViewSubmission.model_validate(payload)
         except ValidationError:
             return None
+        if submission.view.callback_id == edit_blocks.EDIT_CALLBACK:
+            _, errors, _ = edit_blocks.submitted_edits(submission.view.state)
+            return {"response_action": "errors", "errors": errors} if errors else None
         if submission.view.callback_id == blocks.REJECT_CALLBACK and not submission.view.reason():
             return {
                 "response_action": "errors",
@@ -124,6 +138,8 @@ class SlackInteractionDispatcher:
                 submission = ViewSubmission.model_validate(payload)
                 if submission.view.callback_id == blocks.REJECT_CALLBACK and submission.view.reason():
                     await self._reject_submitted(submission, remote)
+                elif submission.view.callback_id == edit_blocks.EDIT_CALLBACK:
+                    await self._edit_submitted(submission, remote)
         except ValidationError as exc:
             await self.audit(
                 {
@@ -137,6 +153,9 @@ class SlackInteractionDispatcher:
 
     async def _block_actions(self, payload: BlockActions, remote: str) -> None:
         for item in payload.actions:
+            if item.action_id == edit_blocks.EDIT_ACTION:
+                await self._open_edit_modal(payload, item.value, remote)
+                continue
             if item.action_id not in (blocks.APPROVE_ACTION, blocks.REJECT_ACTION):
                 continue
             button = blocks.parse_button_value(item.value)
@@ -192,6 +211,60 @@ class SlackInteractionDispatcher:
             }
         )
 
+    async def _open_edit_modal(self, payload: BlockActions, value: str | None, remote: str) -> None:
+        channel, ts = payload.where()
+        button = edit_blocks.parse_edit_button(value)
+        if button is None:
+            await self.audit(
+                {"kind": AuditKind.IGNORED, "reason": "unreadable button value", "remote_addr": remote}
+            )
+            return
+        message_blocks = payload.message.blocks if payload.message else []
+        _, run_url = blocks.carried_context(message_blocks)
+        view = edit_blocks.edit_modal(button, channel, ts, title=_title(message_blocks), run_url=run_url)
+        try:
+            await self._call(lambda client: client.views_open(trigger_id=payload.trigger_id, view=view))
+        except Exception as exc:
+            log.warning("views.open failed: %s", type(exc).__name__)
+            await self._ephemeral(
+                channel, payload.user.id, ":warning: Could not open the edit form; try again."
+            )
+            return
+        by = f"user:{payload.user.id}"
+        await self.audit(
+            {
+                "kind": AuditKind.EDIT_STARTED,
+                "run_id": button.run_id,
+                "step": button.step,
+                "by": by,
+                "remote_addr": remote,
+            }
+        )
+
+    async def _edit_submitted(self, submission: ViewSubmission, remote: str) -> None:
+        try:
+            meta = edit_blocks.EditMetadata.model_validate_json(submission.view.private_metadata)
+        except ValidationError:
+            await self.audit(
+                {"kind": AuditKind.IGNORED, "reason": "unreadable modal metadata", "remote_addr": remote}
+            )
+            return
+        changed, errors, reason = edit_blocks.submitted_edits(submission.view.state)
+        if errors:  # already answered in acknowledge(); nothing to decide
+            return
+        record = await self._decide_as(
+            submission.user.id,
+            meta.run_id,
+            meta.step,
+            Decision.APPROVE,
+            reason,
+            channel=meta.channel,
+            remote=remote,
+            edits=changed,
+        )
+        if record is not None:
+            await self._show_decided(record, meta.run_id, meta.channel, meta.ts, "", meta.run_url)
+
     async def _reject_submitted(self, submission: ViewSubmission, remote: str) -> None:
         meta = blocks.parse_reject_metadata(submission.view.private_metadata)
         if meta is None:
@@ -213,7 +286,16 @@ class SlackInteractionDispatcher:
             await self._show_decided(record, meta.run_id, meta.channel, meta.ts, meta.evidence, meta.run_url)
 
     async def _decide_as(
-        self, user: str, run_id: str, step: str, decision: Decision, reason: str, *, channel: str, remote: str
+        self,
+        user: str,
+        run_id: str,
+        step: str,
+        decision: Decision,
+        reason: str,
+        *,
+        channel: str,
+        remote: str,
+        edits: dict[str, Any] | None = None,
     ) -> StepRecord | None:
         """Send the decision; on refusal tell the user (ephemeral) and audit. None when nothing changed."""
         by = f"user:{user}"
@@ -224,9 +306,15 @@ class SlackInteractionDispatcher:
             "decision": decision.value,
             "remote_addr": remote,
         }
+        if edits:
+            event["edited"] = sorted(edits)
         groups = await asyncio.to_thread(self.groups.groups_of, user)
+        # Only edit-then-approve passes edits, so decide functions without them keep working.
+        extra: dict[str, Any] = {"edits": edits} if edits else {}
         try:
-            record = await self._decide(run_id, step, decision, by, groups=groups, reason=reason, via=VIA)
+            record = await self._decide(
+                run_id, step, decision, by, groups=groups, reason=reason, via=VIA, **extra
+            )
         except ApprovalRefused as exc:
             await self.audit(
                 {**event, "kind": AuditKind.DECISION_REFUSED, "groups": groups, "reason": str(exc)}

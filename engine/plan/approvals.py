@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from engine.errors import ApprovalRefused
 from engine.plan.addresses import StepAddress, bare_path, local_path
 from engine.plan.audit import AuditChain
+from engine.plan.edits import check_edits, edit_trail
 from engine.plan.executor import ApprovalMock, Executor
 from engine.plan.models import ApprovalPlan, StepKind
 from engine.plan.notices import ApprovalNotice, MessageRef, NoticeKind
@@ -39,6 +41,8 @@ class ApprovalDesk:
         self.playbook = playbook
         self.path_prefix = path_prefix
         self.mocks = dict(mocks or {})
+        #: The plan of each approval asked for, by path: what an edit is checked against.
+        self.specs: dict[str, ApprovalPlan] = {}
 
     async def run(
         self,
@@ -48,6 +52,9 @@ class ApprovalDesk:
         details: str,
         done: list[str],
         deadline: datetime | None = None,
+        *,
+        guards: str | None = None,
+        editable: Mapping[str, Any] | None = None,
     ) -> None:
         """Ask for a decision and wait for it, reminding, escalating and timing out as the spec says.
 
@@ -61,7 +68,10 @@ class ApprovalDesk:
             approvers=list(spec.approvers),
             requested_at=now,
             deadline=deadline or now + timedelta(seconds=spec.timeout_s),
+            guards=guards,
+            editable=dict(editable or {}),
         )
+        self.specs[record.path] = spec
         record.approval = approval
         record.status = StepStatus.WAITING
         self.audit.append(
@@ -156,7 +166,9 @@ class ApprovalDesk:
                 if not await self.executor.wait_until(
                     lambda: approval.decision is not None, max(until_due, 0)
                 ):
-                    self._apply(record, mock.decision, mock.by, mock.reason, via="rehearsal")
+                    self._apply(
+                        record, mock.decision, mock.by, mock.reason, via="rehearsal", edits=mock.edits
+                    )
                 return True
         return await self.executor.wait_until(lambda: approval.decision is not None, window_s)
 
@@ -174,7 +186,15 @@ class ApprovalDesk:
             prefix=self.path_prefix,
         )
 
-    def check(self, path: str, by: str, groups: list[str], decision: Decision, reason: str) -> StepRecord:
+    def check(
+        self,
+        path: str,
+        by: str,
+        groups: list[str],
+        decision: Decision,
+        reason: str,
+        edits: Mapping[str, Any] | None = None,
+    ) -> StepRecord:
         """Raise :class:`ApprovalRefused` unless ``by`` may decide the pending approval at ``path`` now.
 
         ``path`` is this run's own path of the step, or its qualified path (a child run's prefix first).
@@ -184,11 +204,10 @@ class ApprovalDesk:
         if record is None or record.kind is not StepKind.APPROVAL or record.approval is None:
             pending = ", ".join(r.path for r in self.state.pending_approvals()) or "none"
             raise ApprovalRefused(f"no approval step {path!r} in this run (pending: {pending})")
-        if record.status is not StepStatus.WAITING or record.approval.decision is not None:
-            who = record.approval.decided_by or "nobody"
-            raise ApprovalRefused(
-                f"{path} is not waiting for a decision (status {record.status}, decided by {who})"
-            )
+        if record.approval.decision is not None:
+            raise ApprovalRefused(already_decided(path, record))
+        if record.status is not StepStatus.WAITING:
+            raise ApprovalRefused(f"{path} is not waiting for a decision (status {record.status})")
         allowed = set(record.approval.approvers)
         if by not in allowed and not any(f"group:{g}" in allowed for g in groups):
             raise ApprovalRefused(
@@ -196,29 +215,86 @@ class ApprovalDesk:
             )
         if decision is Decision.REJECT and not reason.strip():
             raise ApprovalRefused("a rejection needs a reason")
+        if edits and decision is not Decision.APPROVE:
+            raise ApprovalRefused("edited arguments only go with an approval; reject without them")
+        spec = self.specs.get(path)
+        if edits:
+            check_edits(
+                path,
+                spec.guards if spec else None,
+                spec.editable if spec else [],
+                spec.edit_schema if spec else {},
+                edits,
+            )
         return record
 
     def decide(
-        self, path: str, by: str, groups: list[str], decision: Decision, reason: str, via: str = "cli"
+        self,
+        path: str,
+        by: str,
+        groups: list[str],
+        decision: Decision,
+        reason: str,
+        via: str = "cli",
+        edits: Mapping[str, Any] | None = None,
     ) -> StepRecord:
         """Validate and apply a human decision."""
-        record = self.check(path, by, groups, decision, reason)
-        self._apply(record, decision, by, reason, via=via)
+        record = self.check(path, by, groups, decision, reason, edits)
+        self._apply(record, decision, by, reason, via=via, edits=edits)
         return record
 
-    def _apply(self, record: StepRecord, decision: Decision, by: str, reason: str, *, via: str) -> None:
+    def _apply(
+        self,
+        record: StepRecord,
+        decision: Decision,
+        by: str,
+        reason: str,
+        *,
+        via: str,
+        edits: Mapping[str, Any] | None = None,
+    ) -> None:
         approval = record.approval
         assert approval is not None
         approval.decision = decision
         approval.decided_by = by
         approval.reason = reason
         approval.decided_at = self.executor.now()
+        approval.decided_via = via
         record.status = StepStatus.SUCCEEDED if decision is Decision.APPROVE else StepStatus.REJECTED
+        detail: dict[str, Any] = {"reason": reason, "via": via}
+        # A value sent back as it was shown is no edit (Slack's modal returns every field).
+        edits = {
+            k: v for k, v in (edits or {}).items() if k not in approval.editable or approval.editable[k] != v
+        }
+        if edits:
+            approval.edits = dict(edits)
+            # Runs without edits keep the event (and so the hash chain) they always had.
+            detail["edited"] = {"step": approval.guards, **edit_trail(approval.editable, edits)}
         self.audit.append(
             approval.decided_at,
             "approval.decided",
             step=record.path,
             outcome=decision.value,
             actor=by,
-            detail={"reason": reason, "via": via},
+            detail=detail,
         )
+
+    def edits_for(self, path: str) -> dict[str, Any]:
+        """The approver's edits for the step at ``path`` (empty unless an approval guarding it was edited)."""
+        for record in self.state.steps:
+            approval = record.approval
+            if approval and approval.guards == path and approval.decision is Decision.APPROVE:
+                return dict(approval.edits)
+        return {}
+
+
+def already_decided(path: str, record: StepRecord) -> str:
+    """What a second decision on a decided approval is told: who decided, when and how."""
+    approval = record.approval
+    assert approval is not None and approval.decision is not None
+    verb = "approved" if approval.decision is Decision.APPROVE else "rejected"
+    when = approval.decided_at.isoformat().replace("+00:00", "Z") if approval.decided_at else "?"
+    if approval.timed_out:
+        return f"{path} was already {verb} at {when}: nobody decided before the deadline"
+    via = f" via {approval.decided_via}" if approval.decided_via else ""
+    return f"{path} was already {verb} by {approval.decided_by} at {when}{via}"

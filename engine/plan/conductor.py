@@ -12,22 +12,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from engine.classification.tags import Classification
 from engine.errors import TemplateError
 from engine.plan.addresses import child_run_id
-from engine.plan.approvals import ApprovalDesk, approved
+from engine.plan.approvals import ApprovalDesk
 from engine.plan.audit import AuditChain
 from engine.plan.executor import ActionCall, ActionOutcome, ApprovalMock, Executor, StepFailure
 from engine.plan.models import Plan, PlanStep, StepKind
 from engine.plan.state import Attempt, Decision, RunState, RunStatus, StepRecord, StepStatus
+from engine.plan.views import action_steps, not_run_views, parse_timestamp, step_view
 from engine.spec.models import OnError
 from engine.templating import TemplateEngine
 
 MAX_LOOP_ITEMS = 1000
-__all__ = ["ActionCall", "ActionOutcome", "ApprovalMock", "Conductor", "Executor", "StepFailure", "step_view"]
+__all__ = [
+    "ActionCall",
+    "ActionOutcome",
+    "ApprovalMock",
+    "Conductor",
+    "Executor",
+    "StepFailure",
+    "step_view",
+]
 
 
 class _BlockFailed(Exception):
@@ -43,47 +51,6 @@ class _Frame:
 
     def child(self, **variables: Any) -> _Frame:
         return _Frame(steps=dict(self.steps), variables={**self.variables, **variables})
-
-
-def step_view(record: StepRecord) -> dict[str, Any]:
-    """What ``steps.<id>`` shows to templates."""
-    view: dict[str, Any] = {
-        "status": record.status.value,
-        "output": record.output,
-        "error": record.error,
-        "attempts": len(record.attempts),
-    }
-    if record.approval is not None:
-        view["approved"] = approved(record)
-        view["decided_by"] = record.approval.decided_by
-        view["reason"] = record.approval.reason
-    return view
-
-
-NOT_RUN = "not_run"
-
-
-def not_run_views(steps: list[PlanStep]) -> dict[str, dict[str, Any]]:
-    """A ``not_run`` view for each step and each parallel child (loop children stay in their loop)."""
-    views: dict[str, dict[str, Any]] = {}
-    for step in steps:
-        views[step.id] = {"status": NOT_RUN, "output": None, "error": None, "attempts": 0}
-        if step.kind is StepKind.APPROVAL:
-            views[step.id].update(approved=False, decided_by=None, reason="")
-        if step.kind is StepKind.PARALLEL:
-            views.update(not_run_views(step.children))
-    return views
-
-
-def _timestamp(value: Any, what: str) -> datetime:
-    """An aware datetime from an ISO-8601 string, or a TemplateError naming ``what``."""
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise TemplateError(f"{what} {str(value)[:60]!r} is not an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        raise TemplateError(f"{what} needs a time zone (e.g. a trailing Z)")
-    return moment
 
 
 class Conductor:
@@ -120,6 +87,7 @@ class Conductor:
         }
         self.base_context = {"alert": dict(alert), "inputs": dict(inputs), "run": self.run_view}
         state.classification = Classification.for_run(plan.classification, alert)
+        self.action_steps = action_steps(plan.steps + plan.on_failure)
 
     # -- running ----------------------------------------------------------------------------------------
     async def run(self) -> RunState:
@@ -252,7 +220,9 @@ class Conductor:
 
     # -- step kinds ---------------------------------------------------------------------------------------
     async def _action(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
-        args = self._render(step.args, frame)
+        # An approver's edits (checked against the action's schema when they were made) win.
+        record.edited_args = self.approvals.edits_for(record.path)
+        args = {**self._render(step.args, frame), **record.edited_args}
         full_path = f"{self.path_prefix}{record.path}"
         for number in range(1, step.retry.attempts + 1):
             attempt = Attempt(number=number, started_at=self.executor.now())
@@ -296,8 +266,20 @@ class Conductor:
         done = [sid for sid, view in frame.steps.items() if view.get("status") == "succeeded"]
         deadline = None
         if spec.deadline is not None:
-            deadline = _timestamp(self._render(spec.deadline, frame), "approval deadline")
-        await self.approvals.run(spec, record, title, details, done, deadline)
+            deadline = parse_timestamp(self._render(spec.deadline, frame), "approval deadline")
+        guards = f"{record.path[: -len(step.id)]}{spec.guards}" if spec.guards else None
+        editable = {name: self._current_arg(spec.guards, name, frame) for name in spec.editable}
+        await self.approvals.run(
+            spec, record, title, details, done, deadline, guards=guards, editable=editable
+        )
+
+    def _current_arg(self, step_id: str | None, name: str, frame: _Frame) -> Any:
+        """The guarded step's argument ``name`` as it would render now (None when it cannot yet)."""
+        guarded = self.action_steps.get(step_id or "")
+        try:
+            return self._render(guarded.args.get(name), frame) if guarded else None
+        except TemplateError:
+            return None
 
     async def _for_each(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
         items = self._render(step.items, frame)
@@ -342,7 +324,7 @@ class Conductor:
         if step.wait_s is not None:
             seconds = step.wait_s
         else:
-            target = _timestamp(self._render(step.wait_until, frame), "wait until")
+            target = parse_timestamp(self._render(step.wait_until, frame), "wait until")
             seconds = (target - self.executor.now()).total_seconds()
         if seconds > 0:
             await self.executor.sleep(seconds)
@@ -368,16 +350,29 @@ class Conductor:
 
     # -- decisions and audit -----------------------------------------------------------------------------
     def check_decision(
-        self, path: str, by: str, groups: list[str], decision: Decision, reason: str
+        self,
+        path: str,
+        by: str,
+        groups: list[str],
+        decision: Decision,
+        reason: str,
+        edits: Mapping[str, Any] | None = None,
     ) -> StepRecord:
         """Raise :class:`ApprovalRefused` unless ``by`` may decide the pending approval at ``path`` now."""
-        return self.approvals.check(path, by, groups, decision, reason)
+        return self.approvals.check(path, by, groups, decision, reason, edits)
 
     def decide(
-        self, path: str, by: str, groups: list[str], decision: Decision, reason: str, via: str = "cli"
+        self,
+        path: str,
+        by: str,
+        groups: list[str],
+        decision: Decision,
+        reason: str,
+        via: str = "cli",
+        edits: Mapping[str, Any] | None = None,
     ) -> StepRecord:
-        """Validate and apply a human decision."""
-        return self.approvals.decide(path, by, groups, decision, reason, via)
+        """Validate and apply a human decision (with the approver's edits of the guarded step)."""
+        return self.approvals.decide(path, by, groups, decision, reason, via, edits)
 
     def record_event(self, action: str, **fields: Any) -> None:
         """Add an event to the run's audit chain (e.g. an alert that joined the run)."""

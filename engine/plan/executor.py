@@ -53,6 +53,7 @@ class ApprovalMock:
     by: str = "user:rehearsal"
     after_s: float = 0.0
     reason: str = ""
+    edits: dict[str, Any] = field(default_factory=dict)
 
 
 class Executor(Protocol):

@@ -47,6 +47,10 @@ class ApprovalPlan(BaseModel):
     remind_before_s: list[float] = Field(default_factory=list)
     on_timeout: OnTimeout
     escalate_to: list[str] = Field(default_factory=list)
+    guards: str | None = None
+    editable: list[str] = Field(default_factory=list)
+    #: JSON Schema of the editable arguments, from the guarded action's parameter model.
+    edit_schema: dict[str, Any] = Field(default_factory=dict)
 
 
 class PlanStep(BaseModel):

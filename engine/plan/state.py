@@ -73,6 +73,13 @@ class ApprovalRecord(BaseModel):
     reminded_at: list[datetime] = Field(default_factory=list)
     timed_out: bool = False
     messages: list[dict[str, str]] = Field(default_factory=list)
+    decided_via: str = ""
+    #: Path of the step this approval guards, when it names one.
+    guards: str | None = None
+    #: The editable arguments of the guarded step as rendered when the approval was asked for.
+    editable: dict[str, Any] = Field(default_factory=dict)
+    #: The approver's new values for some of them; the guarded step runs with these.
+    edits: dict[str, Any] = Field(default_factory=dict)
 
 
 class StepRecord(BaseModel):
@@ -91,6 +98,8 @@ class StepRecord(BaseModel):
     error: str | None = None
     approval: ApprovalRecord | None = None
     child_run: str | None = None
+    #: Arguments an approver changed before this (guarded) action ran: the values it ran with.
+    edited_args: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def output_summary(self) -> str:

@@ -43,6 +43,10 @@ def differences(state: RunState, expect: Expect) -> list[str]:
     for framework, ids in expect.classification.items():
         if carried.get(framework) != ids:
             found.append(f"classification.{framework}: expected {ids!r}, got {carried.get(framework)!r}")
+    for path, args in expect.edited.items():
+        ran_with = [r.edited_args for r in _matching(state, path)] or [{}]
+        if any(g != args for g in ran_with):
+            found.append(f"{path}: expected to run with edited {args!r}, got {ran_with[0]!r}")
     for path in expect.not_run:
         ran = [r.path for r in state.steps if r.path == path or generic_path(r.path) == path]
         ran += [r.path for r in state.steps if r.path.startswith(f"{path}.") or r.path.startswith(f"{path}[")]

@@ -55,12 +55,19 @@ class ApprovalMockSpec(_Strict):
     by: str = "user:rehearsal"
     after: Duration = "0s"
     reason: str = ""
+    set_: dict[str, Any] = Field(
+        default_factory=dict, alias="set", description="edited arguments of the guarded step"
+    )
 
     def script(self) -> ApprovalScript:
         """As the workflow input takes it."""
         decision = None if self.decision == "none" else Decision(self.decision)
         return ApprovalScript(
-            decision=decision, by=self.by, after_s=parse_duration(self.after), reason=self.reason
+            decision=decision,
+            by=self.by,
+            after_s=parse_duration(self.after),
+            reason=self.reason,
+            edits=self.set_,
         )
 
 
@@ -95,6 +102,9 @@ class Expect(_Strict):
     attempts: dict[str, int] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
     not_run: list[str] = Field(default_factory=list)
+    edited: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="arguments an approver changed, by the guarded step's path"
+    )
     classification: dict[str, list[str]] = Field(
         default_factory=dict, description="ids the run must carry: atlas, owasp_llm, rejected (values)"
     )
@@ -119,3 +129,17 @@ def action_paths(plan: Plan) -> list[str]:
     return walk(plan.steps, "", frozenset({plan.name})) + walk(
         plan.on_failure, "on_failure.", frozenset({plan.name})
     )
+
+
+def approval_steps(plan: Plan) -> dict[str, PlanStep]:
+    """Approval steps by generic path (children of loops and parallel blocks included)."""
+
+    def walk(steps: list[PlanStep], prefix: str) -> dict[str, PlanStep]:
+        found: dict[str, PlanStep] = {}
+        for step in steps:
+            if step.kind is StepKind.APPROVAL:
+                found[f"{prefix}{step.id}"] = step
+            found.update(walk(step.children, f"{prefix}{step.id}."))
+        return found
+
+    return walk(plan.steps, "") | walk(plan.on_failure, "on_failure.")

@@ -9,13 +9,14 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from engine.errors import RehearsalError
+from engine.errors import ApprovalRefused, RehearsalError
+from engine.plan.edits import check_edits
 from engine.plan.inputs import resolve_inputs
 from engine.plan.models import Plan
 from engine.plan.state import RunState
 from engine.rehearsal.compare import differences
 from engine.rehearsal.mock_activity import mock_activity
-from engine.rehearsal.models import Expect, Mocks, action_paths, bare_path, generic_path
+from engine.rehearsal.models import Expect, Mocks, action_paths, approval_steps, bare_path, generic_path
 from engine.stack.processes import venv_binary
 from engine.worker import build_worker
 from engine.workflows.types import WORKFLOW_NAME, RunInput
@@ -47,10 +48,25 @@ def check_mocks(plan: Plan, mocks: Mocks) -> None:
         raise RehearsalError(
             f"no mock for action step(s): {', '.join(missing)} (add them under actions: in the mocks)"
         )
+    _check_mocked_edits(plan, mocks)
     known = {bare_path(p) for p in paths}
     unknown = [k for k in mocks.actions if bare_path(generic_path(k)) not in known]
     if unknown:
         raise RehearsalError(f"mocks name steps that are not actions of this playbook: {', '.join(unknown)}")
+
+
+def _check_mocked_edits(plan: Plan, mocks: Mocks) -> None:
+    """Scripted edits must pass the same checks a human's would."""
+    approvals = {bare_path(p): s for p, s in approval_steps(plan).items()}
+    for key, spec in mocks.approvals.items():
+        step = approvals.get(bare_path(generic_path(key)))
+        if not spec.set_ or step is None or step.approval is None:
+            continue
+        a = step.approval
+        try:
+            check_edits(key, a.guards, a.editable, a.edit_schema, spec.set_)
+        except ApprovalRefused as exc:
+            raise RehearsalError(f"approvals.{key}.set: {exc}") from None
 
 
 async def rehearse(

@@ -123,7 +123,7 @@ def _new_state(plan: Plan, started: datetime, run_id: str) -> RunState:
 
 def _approval_mocks(mocks: Mocks) -> dict[str, ApprovalMock]:
     return {
-        path: ApprovalMock(decision=s.decision, by=s.by, after_s=s.after_s, reason=s.reason)
+        path: ApprovalMock(decision=s.decision, by=s.by, after_s=s.after_s, reason=s.reason, edits=s.edits)
         for path, s in mocks.scripts().items()
     }
 

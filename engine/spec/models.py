@@ -180,6 +180,14 @@ class Approval(Strict):
     )
     on_timeout: OnTimeout = OnTimeout.REJECT
     escalate_to: list[Approver] = Field(default_factory=list)
+    guards: str | None = Field(
+        default=None,
+        pattern=STEP_ID_PATTERN,
+        description="id of the later action step (in the same list) this approval lets run",
+    )
+    editable: list[str] = Field(
+        default_factory=list, description="arguments of the guarded step the approver may change"
+    )
 
 
 class ApprovalStep(StepBase):

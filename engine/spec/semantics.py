@@ -147,6 +147,7 @@ class Checker:
                     "on_timeout is escalate but escalate_to is empty",
                     "list who to escalate to, e.g. escalate_to: [group:security-leads]",
                 )
+            self.check_editable(approval, path)
         elif kind == "wait":
             wait = step["wait"]
             if isinstance(wait, dict):
@@ -213,6 +214,42 @@ class Checker:
                     self.error((*path, "with", key), f"{key}: {reason}", code="bad-argument")
                 except Exception:
                     continue
+
+    def check_editable(self, approval: dict[str, Any], path: Path) -> None:
+        """``guards`` names a later action step of the same list; ``editable`` names its parameters."""
+        guards, editable = approval.get("guards"), approval.get("editable") or []
+        here = (*path, "approval")
+        if editable and guards is None:
+            self.error((*here, "editable"), "editable arguments need guards: <step id>", code="editable")
+        if not isinstance(guards, str):
+            return
+        block, index = path[:-1], path[-1]
+        siblings = _as_list(_at(self.doc.data, block)) if isinstance(index, int) else []
+        start = index + 1 if isinstance(index, int) else 0
+        later = {s["id"]: s for s in siblings[start:] if isinstance(s, dict) and isinstance(s.get("id"), str)}
+        target = later.get(guards)
+        if target is None or not isinstance(target.get("uses"), str):
+            ids = [str(i) for i, s in later.items() if isinstance(s.get("uses"), str)]
+            self.error(
+                (*here, "guards"),
+                f"guards {guards!r} names no later action step in this list",
+                did_you_mean(guards, ids) or "later action steps: " + (", ".join(ids) or "none"),
+                code="unknown-guarded-step",
+            )
+            return
+        definition = self.registry.find(target["uses"])
+        if definition is None or not isinstance(editable, list):
+            return
+        model = definition.params_model
+        fields = [f.alias or n for n, f in model.model_fields.items()]
+        for i, name in enumerate(editable):
+            if name not in fields:
+                self.error(
+                    (*here, "editable", i),
+                    f"{target['uses']} has no parameter {name!r}",
+                    did_you_mean(str(name), fields) or "parameters: " + ", ".join(fields),
+                    code="unknown-parameter",
+                )
 
     # -- expressions ----------------------------------------------------------------------------------
     def check_value(self, value: Any, path: Path, scope: Scope, *, bare: bool = False) -> None:
@@ -297,6 +334,17 @@ def _load_hint(registry: ActionRegistry, name: str) -> str:
     if system in registry.load_errors:
         return f"integration {system!r} failed to load: {registry.load_errors[system]}"
     return "run `fireline actions` to list them"
+
+
+def _at(data: Any, path: Path) -> Any:
+    for part in path:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -237,7 +237,9 @@ class PlaybookRun:
             severity=str(alert.get("severity", "")),
         )
         mocks = {
-            path: ApprovalMock(decision=s.decision, by=s.by, after_s=s.after_s, reason=s.reason)
+            path: ApprovalMock(
+                decision=s.decision, by=s.by, after_s=s.after_s, reason=s.reason, edits=s.edits
+            )
             for path, s in run_input.rehearsal_approvals.items()
         }
         self.conductor = Conductor(
@@ -286,16 +288,29 @@ class PlaybookRun:
 
     @workflow.update(name=DECIDE_UPDATE)
     def decide(self, request: DecisionRequest) -> StepRecord:
-        """Decide a pending approval; the validator refuses anything else before it reaches history."""
-        return self.conductor.decide(
-            request.step, request.by, request.groups, request.decision, request.reason, request.via
-        )
+        """Decide a pending approval; the validator refuses anything else before it reaches history.
+
+        Validator and handler run with no await between them, so of two decisions arriving together
+        the first is applied before the second is validated: the second is refused, naming the first.
+        """
+        try:
+            return self.conductor.decide(
+                request.step,
+                request.by,
+                request.groups,
+                request.decision,
+                request.reason,
+                request.via,
+                request.edits,
+            )
+        except FirelineError as exc:  # only when the validator was skipped (replay of an accepted update)
+            raise ApplicationError(str(exc), type="ApprovalRefused", non_retryable=True) from None
 
     @decide.validator
     def _validate_decide(self, request: DecisionRequest) -> None:
         try:
             self.conductor.check_decision(
-                request.step, request.by, request.groups, request.decision, request.reason
+                request.step, request.by, request.groups, request.decision, request.reason, request.edits
             )
         except FirelineError as exc:
             raise ApplicationError(str(exc), type="ApprovalRefused", non_retryable=True) from None

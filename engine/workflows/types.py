@@ -40,6 +40,7 @@ class ApprovalScript(BaseModel):
     by: str = "user:rehearsal"
     after_s: float = 0.0
     reason: str = ""
+    edits: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunInput(BaseModel):
@@ -68,6 +69,8 @@ class DecisionRequest(BaseModel):
     groups: list[str] = Field(default_factory=list)
     reason: str = ""
     via: str = "cli"
+    #: New values for editable arguments of the step the approval guards (approvals only).
+    edits: dict[str, Any] = Field(default_factory=dict)
 
 
 class ActionRequest(BaseModel):

@@ -6,10 +6,13 @@ Everything shown here may come from alert data, so text is escaped for Slack's m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from integrations.slack.edits import edit_button
 
 APPROVE_ACTION = "fireline_approve"
 REJECT_ACTION = "fireline_reject"
@@ -115,10 +118,14 @@ def approval_message(
     evidence_summary: str,
     run_url: str | None,
     approvers: list[str],
+    editable: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """An approval request with Approve and Reject buttons that carry ``{run_id, step}``."""
+    """An approval request with Approve and Reject buttons that carry ``{run_id, step}``.
+
+    An approval with editable arguments also gets "Edit and approve" (:mod:`integrations.slack.edits`).
+    """
     blocks = _common(title, details, evidence_summary, run_url, approvers)
-    blocks.append(_decision_buttons(run_id, step_path))
+    blocks.append(_decision_buttons(run_id, step_path, edit_button(run_id, step_path, editable, run_url)))
     return blocks
 
 
@@ -126,7 +133,7 @@ def _run_link(run_url: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": f"<{escape(run_url)}|Open the run>"}
 
 
-def _decision_buttons(run_id: str, step_path: str) -> dict[str, Any]:
+def _decision_buttons(run_id: str, step_path: str, edit: dict[str, Any] | None = None) -> dict[str, Any]:
     value = ButtonValue(run_id=run_id, step=step_path).model_dump_json()
     buttons = [
         {
@@ -144,6 +151,8 @@ def _decision_buttons(run_id: str, step_path: str) -> dict[str, Any]:
             "value": value,
         },
     ]
+    if edit is not None:
+        buttons.insert(1, edit)
     return {"type": "actions", "block_id": DECISION_BLOCK, "elements": buttons}
 
 

@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from integrations.slack.blocks import APPROVE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_CALLBACK
+from integrations.slack.edits import EDIT_BLOCK, EDIT_INPUT, EDIT_REASON_BLOCK
 from integrations.slack.fake_api import Answer, FakeWorkspace, SlackFault
 from integrations.slack.fake_socket import FakeSocketServer
 from integrations.slack.signing import sign
@@ -312,14 +313,25 @@ def block_action_payload(
 
 
 def view_submission_payload(
-    view: dict[str, Any], reason: str, *, user: str, team: str = "T0FIRELINE"
+    view: dict[str, Any],
+    reason: str,
+    *,
+    user: str,
+    team: str = "T0FIRELINE",
+    inputs: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A ``view_submission`` payload: ``user`` submitted the opened modal ``view`` with ``reason``."""
-    submitted = {
-        **view,
-        "callback_id": view.get("callback_id", REJECT_CALLBACK),
-        "state": {"values": {REASON_BLOCK: {REASON_INPUT: {"type": "plain_text_input", "value": reason}}}},
-    }
+    """A ``view_submission`` payload: ``user`` submitted the opened modal ``view`` with ``reason``.
+
+    ``inputs`` fill an edit modal instead: argument name → the text typed (JSON).
+    """
+    values: dict[str, Any] = {REASON_BLOCK: {REASON_INPUT: {"type": "plain_text_input", "value": reason}}}
+    if inputs is not None:
+        values = {
+            f"{EDIT_BLOCK}{name}": {EDIT_INPUT: {"type": "plain_text_input", "value": text}}
+            for name, text in inputs.items()
+        }
+        values[EDIT_REASON_BLOCK] = {EDIT_INPUT: {"type": "plain_text_input", "value": reason}}
+    submitted = {**view, "callback_id": view.get("callback_id", REJECT_CALLBACK), "state": {"values": values}}
     return {
         "type": "view_submission",
         "team": {"id": team, "domain": "fireline-test"},

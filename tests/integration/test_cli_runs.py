@@ -36,6 +36,22 @@ steps:
     uses: core.echo
     with: { message: "done by {{ steps.approve.decided_by }}" }
 """
+EDIT_PLAYBOOK = """\
+apiVersion: fireline/v1
+kind: Playbook
+metadata: { name: cli-edit, version: 1 }
+steps:
+  - id: approve
+    approval:
+      title: "Send the note?"
+      approvers: [user:U1, group:ml-oncall]
+      guards: act
+      editable: [message]
+  - id: act
+    if: steps.approve.approved
+    uses: core.echo
+    with: { message: "note about {{ alert.title }}" }
+"""
 ALERT = {
     "id": "cli-1",
     "source": "generic",
@@ -55,6 +71,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     home = tmp_path_factory.mktemp("home")
     (home / "playbooks").mkdir()
     (home / "playbooks" / "cli-approval.yaml").write_text(PLAYBOOK)
+    (home / "playbooks" / "cli-edit.yaml").write_text(EDIT_PLAYBOOK)
     (home / "alert.json").write_text(json.dumps(ALERT))
     (home / "fireline.yaml").write_text(
         f"playbooks_dir: {home / 'playbooks'}\n"
@@ -125,6 +142,43 @@ def test_run_show_approve_and_list(stack: dict[str, str]) -> None:
     assert steps["act"]["output"] == {"message": "done by user:alice"}
     listed = run(stack, "runs")
     assert run_id in listed.stdout and "succeeded" in listed.stdout
+
+
+def test_approve_with_edits_and_a_second_decision(stack: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "e.json").write_text(json.dumps(dict(ALERT, id="cli-3", fingerprint="cli-fp-3")))
+    run_id = run(stack, "run", "cli-edit", "--alert", str(tmp_path / "e.json")).stdout.split()[-1]
+    import time
+
+    deadline = time.monotonic() + 30
+    while "waiting for" not in (shown := run(stack, "show", run_id)).stdout:
+        assert time.monotonic() < deadline, shown.stdout + shown.stderr
+
+    not_json = run(stack, "approve", run_id, "approve", "--as", "alice", "--set", "message=hello")
+    assert not_json.returncode == 1 and "--set message: value is not JSON" in not_json.stderr
+    wrong_type = run(stack, "approve", run_id, "approve", "--as", "alice", "--set", "message=42")
+    assert (
+        wrong_type.returncode == 1 and "edited act.message: 42 is not of type 'string'" in wrong_type.stderr
+    )
+    not_editable = run(stack, "approve", run_id, "approve", "--as", "alice", "--set", 'title="x"')
+    assert not_editable.returncode == 1 and "title is not editable on approve" in not_editable.stderr
+
+    edited = run(stack, "approve", run_id, "approve", "--as", "alice", "--set", 'message="shorter note"')
+    assert edited.returncode == 0, edited.stderr
+    assert edited.stdout.strip() == f"approved {run_id} approve as user:alice with message edited"
+    second = run(stack, "approve", run_id, "approve", "--as", "U1", "--reject", "--reason", "no")
+    assert second.returncode == 1
+    assert "approve was already approved by user:alice at " in second.stderr and "via cli" in second.stderr
+
+    deadline = time.monotonic() + 30
+    while '"status": "succeeded"' not in (final := run(stack, "show", run_id, "--json")).stdout[:400]:
+        assert time.monotonic() < deadline, final.stdout
+    steps = {s["path"]: s for s in json.loads(final.stdout)["steps"]}
+    shown = run(stack, "show", run_id).stdout
+    assert 'edited act.message: "note about CLI drill <b>" -> "shorter note"' in shown
+    assert "ran with edited message" in shown
+    assert steps["act"]["output"] == {"message": "shorter note"}
+    assert steps["approve"]["approval"]["edits"] == {"message": "shorter note"}
+    assert steps["approve"]["approval"]["editable"] == {"message": "note about CLI drill <b>"}
 
 
 def test_cancel_and_bad_input(stack: dict[str, str], tmp_path: Path) -> None:

@@ -178,7 +178,7 @@ async def test_a_second_click_after_the_decision_changes_nothing(
     await post(app, stale)
 
     [ephemeral] = fake_slack.workspace.ephemerals
-    assert ephemeral["user"] == "U2" and "Already decided by <@U1>" in ephemeral["text"]
+    assert ephemeral["user"] == "U2" and "Already approved by <@U1> at " in ephemeral["text"]
     assert len(fake_slack.calls("chat.update")) == 1
     after = await fl.status(client, run_id)
     assert after.step("approve") == first.step("approve")
@@ -324,7 +324,7 @@ async def test_the_click_is_acknowledged_before_the_decision_is_made(
     async def slow_decide(run_id: str, step: str, decision: Decision, by: str, **kwargs: Any) -> StepRecord:
         await release.wait()  # Temporal being slow must not delay Slack's answer
         decided.append((run_id, step, decision, by))
-        raise ApprovalRefused("approve is not waiting for a decision (status succeeded, decided by user:U7)")
+        raise ApprovalRefused("approve was already rejected by user:U7 at 2026-11-20T08:20:00Z via cli")
 
     audit: list[dict[str, Any]] = []
     port = free_port()
@@ -356,7 +356,9 @@ async def test_the_click_is_acknowledged_before_the_decision_is_made(
                 break
             await asyncio.sleep(0.01)
         assert decided == [("r-1", "approve", Decision.APPROVE, "user:U1")]
-        assert "Already decided by <@U7>" in fake_slack.workspace.ephemerals[0]["text"]
+        assert (
+            "Already rejected by <@U7> at 2026-11-20 08:20 UTC" in fake_slack.workspace.ephemerals[0]["text"]
+        )
     finally:
         server.should_exit = True
         await serving

@@ -137,7 +137,9 @@ async def test_decision_checks() -> None:
     with pytest.raises(ApprovalRefused, match="no approval step"):
         conductor.decide("quarantine", "user:U1", ["ml-oncall"], Decision.APPROVE, "")
     conductor.decide("approve", "user:U1", ["ml-oncall"], Decision.APPROVE, "")
-    with pytest.raises(ApprovalRefused, match="not waiting"):
+    with pytest.raises(
+        ApprovalRefused, match=r"approve was already approved by user:U1 at 2026-01-01T00:00:00Z via cli"
+    ):
         conductor.decide("approve", "user:U1", ["ml-oncall"], Decision.APPROVE, "")
     await executor.drive(task)
     assert state.step("quarantine").status is StepStatus.SUCCEEDED  # type: ignore[union-attr]

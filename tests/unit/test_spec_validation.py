@@ -300,3 +300,35 @@ def test_child_playbook_missing_or_recursive(tmp_path: object) -> None:
 def test_non_mapping_and_empty_documents() -> None:
     assert validate_text("", "e.yaml").diagnostics[0].code == "empty"
     assert "mapping" in validate_text("- 1\n- 2\n", "l.yaml").diagnostics[0].message
+
+
+EDIT_STEPS = """\
+steps:
+  - id: approve
+    approval:
+      title: Deactivate the key?
+      approvers: [user:U1]
+      guards: {guards}
+      editable: [{editable}]
+  - id: deactivate
+    if: steps.approve.approved
+    uses: aws.deactivate_access_key
+    with: {{ access_key_id: AKIAIOSFODNN7EXAMPLE }}
+"""
+
+
+def test_editable_arguments_name_parameters_of_the_guarded_action() -> None:
+    assert check(EDIT_STEPS.format(guards="deactivate", editable="access_key_id, user")) == []
+    d = only(check(EDIT_STEPS.format(guards="deactivate", editable="access_key, user")), "unknown-parameter")
+    assert d.path == "steps[0].approval.editable[0]" and (d.line, d.col) == (10, 18)
+    assert "aws.deactivate_access_key has no parameter 'access_key'" in d.message
+    assert d.hint == "did you mean 'access_key_id'?"
+
+
+def test_guards_names_a_later_action_step_of_the_same_list() -> None:
+    d = only(check(EDIT_STEPS.format(guards="deactivat", editable="user")), "unknown-guarded-step")
+    assert d.path == "steps[0].approval.guards" and d.line == 9 and d.hint == "did you mean 'deactivate'?"
+    d = only(check(EDIT_STEPS.format(guards="approve", editable="user")), "unknown-guarded-step")
+    assert "names no later action step" in d.message
+    missing = check(EDIT_STEPS.replace("      guards: {guards}\n", "").format(editable="user"))
+    assert only(missing, "editable").message == "editable arguments need guards: <step id>"

@@ -112,7 +112,7 @@ async def test_approval_decided_once_by_an_allowed_approver(
         client, run.run_id, "approve", Decision.APPROVE, "user:bob", groups=["ml-oncall"]
     )
     assert record.status is StepStatus.SUCCEEDED
-    with pytest.raises(ApprovalRefused, match=r"decided by user:bob|not waiting"):
+    with pytest.raises(ApprovalRefused, match=r"already approved by user:bob at"):
         await fl.decide(client, run.run_id, "approve", Decision.REJECT, "user:U1", reason="too late")
 
     await client.get_workflow_handle(run.run_id).result()

@@ -1,0 +1,62 @@
+"""What templates see of steps (``steps.<id>``), and small helpers the conductor shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engine.errors import TemplateError
+from engine.plan.approvals import approved
+from engine.plan.models import PlanStep, StepKind
+from engine.plan.state import StepRecord
+
+
+def step_view(record: StepRecord) -> dict[str, Any]:
+    """What ``steps.<id>`` shows to templates."""
+    view: dict[str, Any] = {
+        "status": record.status.value,
+        "output": record.output,
+        "error": record.error,
+        "attempts": len(record.attempts),
+    }
+    if record.approval is not None:
+        view["approved"] = approved(record)
+        view["decided_by"] = record.approval.decided_by
+        view["reason"] = record.approval.reason
+    return view
+
+
+NOT_RUN = "not_run"
+
+
+def not_run_views(steps: list[PlanStep]) -> dict[str, dict[str, Any]]:
+    """A ``not_run`` view for each step and each parallel child (loop children stay in their loop)."""
+    views: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        views[step.id] = {"status": NOT_RUN, "output": None, "error": None, "attempts": 0}
+        if step.kind is StepKind.APPROVAL:
+            views[step.id].update(approved=False, decided_by=None, reason="")
+        if step.kind is StepKind.PARALLEL:
+            views.update(not_run_views(step.children))
+    return views
+
+
+def action_steps(steps: list[PlanStep]) -> dict[str, PlanStep]:
+    """Every action step by id, nested ones included (ids are unique in a playbook)."""
+    found: dict[str, PlanStep] = {}
+    for step in steps:
+        if step.kind is StepKind.ACTION:
+            found[step.id] = step
+        found.update(action_steps(step.children))
+    return found
+
+
+def parse_timestamp(value: Any, what: str) -> datetime:
+    """An aware datetime from an ISO-8601 string, or a TemplateError naming ``what``."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise TemplateError(f"{what} {str(value)[:60]!r} is not an ISO-8601 time") from None
+    if moment.tzinfo is None:
+        raise TemplateError(f"{what} needs a time zone (e.g. a trailing Z)")
+    return moment
