@@ -12,6 +12,7 @@ from temporalio.client import Client, Interceptor, WorkflowExecutionStatus, Work
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
@@ -121,6 +122,36 @@ def run_options(settings: Settings) -> RunOptions:
     )
 
 
+class PreparedRun(BaseModel):
+    """An alert made ready to start a run: personal data pseudonymized, its run id rendered once."""
+
+    run_id: str
+    alert: dict[str, Any]
+    inputs: dict[str, Any]
+
+
+def prepare_run(
+    plan: Plan,
+    alert: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    *,
+    engine: TemplateEngine | None = None,
+    pseudonymizer: Pseudonymizer | None = None,
+) -> PreparedRun:
+    """Pseudonymize, then render the dedup key: the one place a run id is computed.
+
+    The key is rendered on the pseudonymized alert, so the workflow id never derives from raw personal
+    data and the receiver, the CLI and a preview agree on it.
+
+    Raises:
+        TemplateError: the dedup key does not render for this alert.
+    """
+    if pseudonymizer is not None:
+        alert, inputs = pseudonymizer.scrub(alert, inputs)
+    dedup_value = str((engine or _ENGINE).render(plan.dedup_key, {"alert": dict(alert)}))
+    return PreparedRun(run_id=run_id_for(plan, dedup_value), alert=dict(alert), inputs=dict(inputs))
+
+
 async def start_run(
     client: Client,
     plan: Plan,
@@ -131,62 +162,74 @@ async def start_run(
     engine: TemplateEngine | None = None,
     pseudonymizer: Pseudonymizer | None = None,
     options: RunOptions | None = None,
+    prepared: PreparedRun | None = None,
 ) -> StartedRun:
     """Start the playbook for this alert, or join the open run of the same incident.
 
-    Personal data named by ``pseudonymizer`` is replaced before anything reaches Temporal.
+    Personal data named by ``pseudonymizer`` is replaced before anything reaches Temporal. A caller
+    that already ran :func:`prepare_run` passes its result as ``prepared`` (``alert`` and ``inputs``
+    are then ignored).
     """
-    engine = engine or _ENGINE
-    pseudonymizer = pseudonymizer or (options.pseudonymizer if options else None)
-    if pseudonymizer is not None:
-        alert, inputs = pseudonymizer.scrub(alert, inputs)
-    dedup_value = str(engine.render(plan.dedup_key, {"alert": dict(alert)}))
-    run_id = run_id_for(plan, dedup_value)
+    if prepared is None:
+        prepared = prepare_run(
+            plan,
+            alert,
+            inputs,
+            engine=engine,
+            pseudonymizer=pseudonymizer or (options.pseudonymizer if options else None),
+        )
+    scrubbed = prepared.alert
     joined = JoinedAlert(
-        id=str(alert.get("id", "")),
-        title=str(alert.get("title", ""))[:200],
+        id=str(scrubbed.get("id", "")),
+        title=str(scrubbed.get("title", ""))[:200],
         received_at=datetime.now(UTC),
     )
     # The same ids the run computes, so the incident list can filter without querying every run.
-    classification = Classification.for_run(plan.classification, alert)
-    handle = await client.start_workflow(
-        WORKFLOW_NAME,
-        RunInput(
-            plan=plan,
-            alert=dict(alert),
-            inputs=dict(inputs),
-            action_queues=options.action_queues if options else {},
-        ),
-        id=run_id,
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        memo={
-            "playbook": plan.name,
-            "status": "running",
-            "title": joined.title,
-            "severity": str(alert.get("severity", "")),
-            "atlas": classification.atlas,
-            "owasp_llm": classification.owasp_llm,
-        },
-        static_summary=f"{plan.name} v{plan.version}: {joined.title}"[:200],
-    )
-    # The server answers whether it started a run or found the open one (the SDK keeps the answer on
-    # the handle). Only a repeat pays for a signal; a new run starts with the alert as its input.
-    response = getattr(handle, "_start_workflow_response", None)
-    started = bool(getattr(response, "started", True))
-    if not started:
+    classification = Classification.for_run(plan.classification, scrubbed)
+    for _ in range(_START_ATTEMPTS):
         try:
-            await handle.signal(JOIN_SIGNAL, joined)
+            handle = await client.start_workflow(
+                WORKFLOW_NAME,
+                RunInput(
+                    plan=plan,
+                    alert=scrubbed,
+                    inputs=prepared.inputs,
+                    action_queues=options.action_queues if options else {},
+                ),
+                id=prepared.run_id,
+                task_queue=task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                # An open run of this incident makes the server refuse: the alert then joins it.
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                memo={
+                    "playbook": plan.name,
+                    "status": "running",
+                    "title": joined.title,
+                    "severity": str(scrubbed.get("severity", "")),
+                    "atlas": classification.atlas,
+                    "owasp_llm": classification.owasp_llm,
+                },
+                static_summary=f"{plan.name} v{plan.version}: {joined.title}"[:200],
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        else:
+            return StartedRun(run_id=prepared.run_id, temporal_run_id=handle.result_run_id, joined=False)
+        try:
+            await client.get_workflow_handle(prepared.run_id).signal(JOIN_SIGNAL, joined)
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise
-            # The open run closed between the two calls: start afresh for this alert.
-            unscrubbed = RunOptions(action_queues=options.action_queues) if options else None
-            return await start_run(
-                client, plan, alert, inputs, task_queue=task_queue, engine=engine, options=unscrubbed
-            )
-    return StartedRun(run_id=run_id, temporal_run_id=handle.result_run_id, joined=not started)
+            continue  # the open run closed between the two calls: start afresh for this alert
+        return StartedRun(run_id=prepared.run_id, joined=True)
+    raise RunNotFound(
+        f"run {prepared.run_id!r} kept closing and reopening while this alert tried to start or join it"
+    )
+
+
+#: Start refused (a run is open), then the join finds it closed: each round is a real race, so a
+#: few are plenty; more means something else keeps starting and closing the same run id.
+_START_ATTEMPTS = 5
 
 
 async def status(client: Client, run_id: str) -> RunState:

@@ -28,7 +28,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.alerts.model import Alert
-from engine.client import RunOptions, run_id_for, start_run
+from engine.client import PreparedRun, RunOptions, prepare_run, start_run
 from engine.errors import FirelineError
 from engine.ingest.dead_letters import DeadLetterStore
 from engine.ingest.errors import TemporalUnavailable
@@ -139,9 +139,8 @@ class Dispatcher:
         outcomes: list[PlaybookOutcome] = []
         for match in report.matches:
             run_id: str | None = None
-            plan = match.playbook.plan
             with contextlib.suppress(FirelineError):
-                run_id = run_id_for(plan, str(self.engine.render(plan.dedup_key, {"alert": view})))
+                run_id = self._prepare(match, view).run_id
             outcomes.append(
                 PlaybookOutcome(
                     playbook=match.playbook.plan.name,
@@ -180,7 +179,8 @@ class Dispatcher:
     async def _one(self, match: Match, view: dict[str, Any]) -> PlaybookOutcome:
         plan = match.playbook.plan
         try:
-            run_id, inputs = self._prepare(match, view)
+            prepared = self._prepare(match, view)
+            run_id = prepared.run_id
             if run_id in self._open and await self._join_open(run_id, view):
                 return PlaybookOutcome(
                     playbook=plan.name, rule=match.rule, disposition=RunDisposition.JOINED, run_id=run_id
@@ -198,10 +198,10 @@ class Dispatcher:
                     self.client,
                     plan,
                     view,
-                    inputs,
+                    {},
                     task_queue=self.task_queue,
-                    engine=self.engine,
                     options=self.options,
+                    prepared=prepared,
                 )
             )
         except _Permanent as exc:
@@ -215,17 +215,17 @@ class Dispatcher:
             playbook=plan.name, rule=match.rule, disposition=disposition, run_id=started.run_id
         )
 
-    def _prepare(self, match: Match, view: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _prepare(self, match: Match, view: dict[str, Any]) -> PreparedRun:
         plan = match.playbook.plan
-        try:
-            dedup_value = self.engine.render(plan.dedup_key, {"alert": view})
-        except FirelineError as exc:
-            raise _Permanent(f"dedup key did not render: {exc}") from None
         try:
             inputs = resolve_inputs(plan, view, {}, self.engine)
         except FirelineError as exc:
             raise _Permanent(f"inputs: {exc}") from None
-        return run_id_for(plan, str(dedup_value)), inputs
+        pseudonymizer = self.options.pseudonymizer if self.options else None
+        try:
+            return prepare_run(plan, view, inputs, engine=self.engine, pseudonymizer=pseudonymizer)
+        except FirelineError as exc:
+            raise _Permanent(f"dedup key did not render: {exc}") from None
 
     def _remember_open(self, run_id: str) -> None:
         self._open[run_id] = None
