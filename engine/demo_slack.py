@@ -8,6 +8,7 @@ exactly as it would one from Slack: the form body signed with the signing secret
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import time
 import urllib.error
@@ -87,7 +88,8 @@ def render_message(message: dict[str, Any]) -> str:
                 f"[ {e['text']['text']} ]" for e in block.get("elements") or [] if e.get("type") == "button"
             ]
             lines.append("  | " + "  ".join(labels))
-    return "\n".join(line.replace("\n", "\n  | ") for line in lines)
+    # Slack escapes &, < and > in message text; show what a responder reads.
+    return html.unescape("\n".join(line.replace("\n", "\n  | ") for line in lines))
 
 
 def click_approve(receiver: str, message: dict[str, Any], user: str) -> int:
