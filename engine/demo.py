@@ -2,9 +2,10 @@
 
 Two alerts arrive at the receiver the way a SIEM would send them: a prompt-injection burst (an
 Elastic Security alert from the seeded SIEM) and a compromised model (a generic webhook). Each
-starts its playbook, stops at an approval that a responder gives with `fireline approve`, and
-finishes against real servers: the local SIEM and a real MLflow model registry. The quarantine
-run writes its post-incident review.
+starts its playbook and stops at an approval whose Block Kit request is posted to a local Slack
+stand-in. The first is approved by a Slack-signed button click sent to the receiver, the second
+with `fireline approve`; both finish against real servers: the local SIEM and a real MLflow model
+registry. The quarantine run writes its post-incident review.
 """
 
 from __future__ import annotations
@@ -26,14 +27,23 @@ from temporalio.client import Client
 from engine import client as fl
 from engine.cli.common import console
 from engine.cli.render import print_run
+from engine.demo_slack import CHANNEL as CHANNEL_NAME
+from engine.demo_slack import (
+    click_approve,
+    configure_slack,
+    posted_approval,
+    render_message,
+    start_fake_slack,
+)
 from engine.errors import StackError
 from engine.ingest.config import ensure_webhook_secret
 from engine.ingest.sender import send_alert
-from engine.plan.state import RunState, RunStatus
+from engine.plan.state import RunState, RunStatus, StepStatus
 from engine.serve import serve_services
 from engine.settings import Settings
 from engine.stack.local import LocalStack
 from engine.stack.processes import ManagedProcess, free_port, mlflow_server
+from integrations.slack.testing import FakeSlack
 
 APPROVER = "user:U024BE7LH"
 COMPROMISED_MODEL = "support-assistant"
@@ -48,8 +58,9 @@ COMPROMISE_ALERT = {
 }
 
 
-def _demo_settings(home: Path) -> Settings:
+def _demo_settings(home: Path, slack: FakeSlack) -> Settings:
     data = Settings.load().model_dump()
+    configure_slack(data, slack)
     data.update(home=str(home), playbooks_dir=str(Path("playbooks").resolve()))
     data["temporal"].update(address=None, ports={"grpc": 0, "ui": 0, "http": 0})
     data["elasticsearch"].update(url=None, port=0)
@@ -95,16 +106,42 @@ def _fire(receiver: str, home: Path, source: str, payload: dict[str, Any]) -> st
     return str(runs[0])
 
 
-async def _respond(client: Client, home: Path, run_id: str) -> RunState:
+async def _respond(
+    client: Client, home: Path, run_id: str, slack: FakeSlack, receiver: str | None
+) -> RunState:
+    """Approve the run's pending approvals: by a Slack click when ``receiver`` is given, else the CLI."""
     state = await _wait_for(client, run_id, "its approval")
+    message = await posted_approval(client, slack, run_id)
+    console.print(f"\n[bold]Slack approval message[/] posted to #{CHANNEL_NAME}:")
+    console.print(render_message(message) + "\n", markup=False, highlight=False)
     for pending in state.pending_approvals():
         assert pending.approval is not None
         console.print(f"approval requested: {pending.approval.title}")
-        await asyncio.to_thread(_approve_as_responder, home, run_id, pending.path)
+        if receiver is not None:
+            status = await asyncio.to_thread(click_approve, receiver, message, APPROVER.removeprefix("user:"))
+            console.print(f"{APPROVER} clicked Approve in Slack → POST /slack/interactions answered {status}")
+        else:
+            await asyncio.to_thread(_approve_as_responder, home, run_id, pending.path)
     await client.get_workflow_handle(run_id).result()
     final = await fl.status(client, run_id)
     print_run(console, final)
+    for record in final.steps:
+        if record.approval is not None and record.approval.decision is not None:
+            decided = record.approval
+            console.print(
+                f"decision on {record.path}: {decided.decision} by {decided.decided_by} "
+                f"via {decided.decided_via or 'unknown'}"
+            )
     return final
+
+
+async def _failed_steps(client: Client, state: RunState) -> list[str]:
+    """Every failed step of the run and of the runs it started (``run/step``)."""
+    failed = [f"{state.run_id}/{r.path}" for r in state.steps if r.status is StepStatus.FAILED]
+    for record in state.steps:
+        if record.child_run:
+            failed += await _failed_steps(client, await fl.status(client, record.child_run))
+    return failed
 
 
 def _start_registry(home: Path) -> tuple[ManagedProcess, str]:
@@ -124,10 +161,12 @@ async def run_demo(home: Path) -> int:
 
     home = await asyncio.to_thread(home.resolve)
     await asyncio.to_thread(shutil.rmtree, home, True)
-    settings = _demo_settings(home)
     started_at = time.monotonic()
+    slack = start_fake_slack()
+    settings = _demo_settings(home, slack)
     registry = asyncio.create_task(asyncio.to_thread(_start_registry, home))
     results: list[RunState] = []
+    failed: list[str] = []
     try:
         async with LocalStack(settings) as stack:
             es_url = stack.elasticsearch_url or ""
@@ -163,9 +202,11 @@ async def run_demo(home: Path) -> int:
                     INCIDENTS[SampleIncident.PROMPT_INJECTION].alert_id,
                 )
                 injection = await asyncio.to_thread(_fire, receiver, home, "elastic", alert_doc)
-                results.append(await _respond(client, home, injection))
+                results.append(await _respond(client, home, injection, slack, receiver))
                 compromise = await asyncio.to_thread(_fire, receiver, home, "generic", COMPROMISE_ALERT)
-                results.append(await _respond(client, home, compromise))
+                results.append(await _respond(client, home, compromise, slack, None))
+                for result in results:
+                    failed += await _failed_steps(client, result)
             finally:
                 stop.set()
                 await services
@@ -173,9 +214,13 @@ async def run_demo(home: Path) -> int:
         # The registry starts in a thread; whatever happened meanwhile, wait for it and stop it.
         with contextlib.suppress(Exception):
             (await registry)[0].stop()
+        slack.stop()
     _print_review(results[-1] if results else None)
+    for step in failed:
+        console.print(f"[red]step failed: {step}[/]")
     console.print(f"demo finished in {time.monotonic() - started_at:.0f} s; everything it started is stopped")
-    return 0 if len(results) == 2 and all(r.status is RunStatus.SUCCEEDED for r in results) else 1
+    succeeded = len(results) == 2 and all(r.status is RunStatus.SUCCEEDED for r in results)
+    return 0 if succeeded and not failed else 1
 
 
 def _print_review(state: RunState | None) -> None:
