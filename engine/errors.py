@@ -99,3 +99,7 @@ class RehearsalError(FirelineError):
 
 class AlertInvalid(FirelineError):
     """An alert payload could not be normalized."""
+
+
+class ResetRefused(FirelineError):
+    """A run cannot be re-run from the step asked for (unknown step, never started, child-internal)."""

@@ -51,8 +51,12 @@ def audit_index(event: AuditEvent) -> str:
 
 
 def doc_id(event: AuditEvent) -> str:
-    """Stable id: re-delivering an event overwrites it with identical content."""
-    return f"{event.run_id}:{event.seq:06d}"
+    """Stable id: re-delivering an event overwrites it with identical content.
+
+    The hash is part of it because after a reset two branches hold events with the same seq: the
+    replaced run's events must stay, not be overwritten by the re-run's.
+    """
+    return f"{event.run_id}:{event.seq:06d}:{event.hash[:16]}"
 
 
 def to_ecs(event: AuditEvent) -> dict[str, Any]:

@@ -41,6 +41,11 @@ def verify(
     report = verify_chain(run_id, store.read(run_id))
     if report.ok:
         typer.echo(f"ok: {report.events} audit events of {run_id} form an unbroken chain")
+        if report.forks:
+            typer.echo(
+                f"{report.resets} reset(s): the run ended on a branch of {report.current} events; "
+                f"{report.events - report.current} events are of the run(s) a reset replaced"
+            )
         return
     where = f" at event {report.broken_at}" if report.broken_at else ""
     typer.echo(f"BROKEN{where}: {report.reason} ({report.events} events stored)")

@@ -87,6 +87,15 @@ def print_run(console: Console, state: RunState) -> None:
         console.print(attempt_line)
     if state.joined_alerts:
         console.print(f"{len(state.joined_alerts)} repeat alert(s) joined this run")
+    for reset in state.resets:
+        before = (
+            f" after it had failed: {reset.previous_failure['message']}" if reset.previous_failure else ""
+        )
+        console.print(
+            f"re-run from {reset.step} by {reset.by} at {reset.at:%Y-%m-%d %H:%M:%S}Z "
+            f"({reset.reason}){before}",
+            markup=False,
+        )
     if state.failure:
         console.print(f"[red]failed at {state.failure['step']}: {state.failure['message']}[/]")
     if state.outputs:

@@ -1,4 +1,4 @@
-"""Run commands: run, runs, show, approve, cancel."""
+"""Run commands: run, runs, show, approve, cancel, reset."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from engine.errors import ConfigError
 from engine.plan.compile import compile_plan
 from engine.plan.inputs import resolve_inputs
 from engine.plan.state import Decision, RunState
+from engine.reset import ResetOutcome, reset_run
 from engine.settings import Settings
 from engine.spec.catalog import load_catalog
 from engine.stack.local import connect_args
@@ -170,6 +171,28 @@ def cancel(run_id: Annotated[str, typer.Argument(help="Run id.")], config: Confi
     typer.echo(f"cancel requested for {run_id}")
 
 
+def reset(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    user: Annotated[str, typer.Option("--as", help="Who resets, e.g. user:alice.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (written to the run's audit trail).")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Step to re-run from (default: the step the run failed at).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Re-run a run from a step: what came before stands, the step and everything after run again."""
+    settings = load_settings(config)
+    by = user if user.startswith("user:") else f"user:{user}"
+
+    async def go() -> ResetOutcome:
+        return await reset_run(await _client(settings), run_id, to, by=by, reason=reason, via="cli")
+
+    outcome = run_async(go())
+    typer.echo(
+        f"reset {run_id} to {outcome.step} as {by}: run {outcome.from_run} replaced by {outcome.to_run}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the run commands to ``app``."""
     app.command()(run)
@@ -177,3 +200,4 @@ def register(app: typer.Typer) -> None:
     app.command()(show)
     app.command()(approve)
     app.command()(cancel)
+    app.command()(reset)

@@ -93,24 +93,63 @@ class ChainReport(BaseModel):
     ok: bool
     broken_at: int | None = None
     reason: str = ""
+    #: Events on the branch the run ended on (after resets, the other branches are the replaced runs).
+    current: int = 0
+    #: Places where the trail forks; each must be a reset that the current branch records.
+    forks: int = 0
+    resets: int = 0
 
 
 def verify_chain(run_id: str, events: list[AuditEvent]) -> ChainReport:
-    """Check order, links and hashes; name the first broken link."""
-    previous = GENESIS
-    for expected_seq, event in enumerate(sorted(events, key=lambda e: e.seq), start=1):
-        problem = ""
-        if event.seq != expected_seq:
-            problem = f"event {expected_seq} is missing (next stored is {event.seq})"
-        elif event.prev_hash != previous:
-            problem = f"event {event.seq} does not follow event {event.seq - 1} (prev_hash differs)"
-        elif event.digest() != event.hash:
-            problem = f"event {event.seq} was altered (its hash does not match its content)"
-        if problem:
-            return ChainReport(
-                run_id=run_id, events=len(events), ok=False, broken_at=expected_seq, reason=problem
-            )
-        previous = event.hash
+    """Check order, links and hashes; name the first broken link.
+
+    A reset re-runs a run from a step, so the trail may fork: both branches stay stored. Every
+    branch must link back to the first event, and the trail may fork no more often than the
+    branch the run ended on records a ``run.reset``.
+    """
     if not events:
         return ChainReport(run_id=run_id, events=0, ok=False, reason="no audit events stored for this run")
-    return ChainReport(run_id=run_id, events=len(events), ok=True)
+    unique = sorted({e.hash: e for e in events}.values(), key=lambda e: (e.seq, e.at))
+
+    def broken(seq: int, reason: str) -> ChainReport:
+        return ChainReport(run_id=run_id, events=len(unique), ok=False, broken_at=seq, reason=reason)
+
+    for event in unique:
+        if event.digest() != event.hash:
+            return broken(event.seq, f"event {event.seq} was altered (its hash does not match its content)")
+    seq_of = {GENESIS: 0} | {e.hash: e.seq for e in unique}
+    children: dict[str, list[AuditEvent]] = {}
+    orphans: list[AuditEvent] = []
+    for event in unique:
+        if seq_of.get(event.prev_hash) == event.seq - 1:
+            children.setdefault(event.prev_hash, []).append(event)
+        else:
+            orphans.append(event)
+    depth: dict[str, int] = {}
+    for event in reversed(unique):  # children have higher seqs: they are measured first
+        depth[event.hash] = 1 + max((depth[c.hash] for c in children.get(event.hash, [])), default=0)
+    path: list[AuditEvent] = []
+    tip = GENESIS
+    while children.get(tip):
+        # The branch the run ended on is the longest; of equal ones, the latest written.
+        step = max(children[tip], key=lambda c: (depth[c.hash], c.at))
+        path.append(step)
+        tip = step.hash
+    if orphans:
+        first = orphans[0]
+        stored = {e.seq for e in unique}
+        if first.seq - 1 in stored or first.seq == 1:
+            return broken(
+                first.seq, f"event {first.seq} does not follow event {first.seq - 1} (prev_hash differs)"
+            )
+        gap = min(n for n in range(1, first.seq) if n not in stored)
+        after = min(n for n in stored if n > gap)
+        return broken(gap, f"event {gap} is missing (next stored is {after})")
+    forks = sum(len(kids) - 1 for kids in children.values())
+    resets = sum(1 for e in path if e.action == "run.reset")
+    if forks > resets:
+        at = min(kids[0].seq for kids in children.values() if len(kids) > 1)
+        return broken(at, f"the trail forks at event {at} without a run.reset that names who re-ran the run")
+    return ChainReport(
+        run_id=run_id, events=len(unique), ok=True, current=len(path), forks=forks, resets=resets
+    )

@@ -115,6 +115,22 @@ class JoinedAlert(BaseModel):
     received_at: datetime
 
 
+class RunReset(BaseModel):
+    """A responder re-ran this run from one of its steps (a Temporal reset of the workflow)."""
+
+    id: str
+    step: str
+    by: str
+    reason: str
+    via: str = "cli"
+    at: datetime
+    #: Temporal run ids: the run that was replaced, and the one that re-runs from ``step``.
+    from_run: str
+    to_run: str
+    #: How the replaced run had ended (its ``failure``), when it had failed.
+    previous_failure: dict[str, str] | None = None
+
+
 class RunState(BaseModel):
     """The whole run, as the ``status`` query returns it."""
 
@@ -133,6 +149,7 @@ class RunState(BaseModel):
     failure: dict[str, str] | None = None
     joined_alerts: list[JoinedAlert] = Field(default_factory=list)
     classification: Classification = Field(default_factory=Classification)
+    resets: list[RunReset] = Field(default_factory=list)
 
     def step(self, path: str) -> StepRecord | None:
         """The latest record of ``path``."""

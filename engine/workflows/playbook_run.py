@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.plan.inputs import resolve_inputs
     from engine.plan.notices import ApprovalNotice, MessageRef, NoticeKind
     from engine.plan.shared import shared_plan
-    from engine.plan.state import JoinedAlert, RunState, StepRecord
+    from engine.plan.state import JoinedAlert, RunReset, RunState, StepRecord
     from engine.templating import TemplateEngine
     from engine.workflows.types import (
         ACTIVITY_NAME,
@@ -39,6 +39,9 @@ with workflow.unsafe.imports_passed_through():
         LEAN_MEMO_PATCH,
         NOTICES_PATCH,
         NOTIFY_ACTIVITY,
+        RESET_NOTE_PATCH,
+        RESET_NOTE_WAIT_S,
+        RESET_SIGNAL,
         STATUS_QUERY,
         WORKFLOW_NAME,
         ActionRequest,
@@ -57,6 +60,8 @@ class _TemporalExecutor:
         self.input = run_input
         self.run_id = run_id
         self.background: list[asyncio.Future[list[MessageRef]]] = []
+        #: True while this run replaced a reset one and ``fireline reset`` has not said who did it.
+        self.reset_note_missing: Callable[[], bool] = lambda: False
 
     def now(self) -> datetime:
         return workflow.now()
@@ -154,6 +159,9 @@ class _TemporalExecutor:
         if self.background:
             await asyncio.gather(*self.background)
             self.background.clear()
+        if self.reset_note_missing() and workflow.patched(RESET_NOTE_PATCH):
+            # The note follows the reset within moments; without it the trail could not say who reset.
+            await self.wait_until(lambda: not self.reset_note_missing(), RESET_NOTE_WAIT_S)
 
     async def sleep(self, seconds: float) -> None:
         await workflow.sleep(seconds)
@@ -242,12 +250,14 @@ class PlaybookRun:
             )
             for path, s in run_input.rehearsal_approvals.items()
         }
+        executor = _TemporalExecutor(run_input, info.workflow_id)
+        executor.reset_note_missing = self._reset_note_missing
         self.conductor = Conductor(
             run_input.plan,
             self.state,
             alert=alert,
             inputs=run_input.inputs,
-            executor=_TemporalExecutor(run_input, info.workflow_id),
+            executor=executor,
             engine=_ENGINE,
             approval_mocks=mocks,
             path_prefix=run_input.path_prefix,
@@ -327,3 +337,29 @@ class PlaybookRun:
         """Record several repeats at once, in order."""
         for alert in alerts:
             self.alert_joined(alert)
+
+    @workflow.signal(name=RESET_SIGNAL)
+    def run_reset(self, note: RunReset) -> None:
+        """Record who re-ran this run from a step, and why (sent right after the reset)."""
+        if any(r.id == note.id for r in self.state.resets):
+            return  # a reset reapplies earlier signals: each note counts once
+        self.state.resets.append(note)
+        self.conductor.record_event(
+            "run.reset",
+            step=note.step,
+            actor=note.by,
+            detail={
+                "reason": note.reason,
+                "via": note.via,
+                "from_run": note.from_run,
+                "to_run": note.to_run,
+                "previous_failure": note.previous_failure or {},
+            },
+        )
+
+    def _reset_note_missing(self) -> bool:
+        info = workflow.info()
+        # A reset run has a new run id but keeps the first run's id; continue-as-new sets continued_run_id.
+        if info.run_id == info.first_execution_run_id or info.continued_run_id is not None:
+            return False
+        return all(r.to_run != info.run_id for r in self.state.resets)

@@ -31,6 +31,11 @@ DECIDE_UPDATE = "decide"
 JOIN_SIGNAL = "alert_joined"
 #: Several repeats at once (the receiver's hand-over coalesces a storm's repeats per run).
 JOIN_MANY_SIGNAL = "alerts_joined"
+#: Sent by ``fireline reset`` to the run that replaced a reset one: who reset it, to where, and why.
+RESET_SIGNAL = "run_reset"
+RESET_NOTE_PATCH = "reset-note-v1"
+#: A run that was reset waits (bounded) at its end for that note, so the trail always names who reset it.
+RESET_NOTE_WAIT_S = 60.0
 
 
 class ApprovalScript(BaseModel):

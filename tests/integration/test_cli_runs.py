@@ -224,3 +224,42 @@ def test_alerts_sent_to_the_receiver_start_runs_and_are_listed(stack: dict[str, 
     unsigned = httpx.post(status["receiver_url"] + "/alerts/generic", json=payload, timeout=10)
     assert unsigned.status_code == 401
     assert run(stack, "alerts").stdout.count("rejected") >= 1
+
+
+def test_reset_reruns_a_finished_run_from_a_step_and_the_trail_verifies(
+    stack: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "r.json").write_text(json.dumps(dict(ALERT, id="cli-5", fingerprint="cli-fp-5")))
+    run_id = run(stack, "run", "cli-approval", "--alert", str(tmp_path / "r.json")).stdout.split()[-1]
+    deadline = time.monotonic() + 30
+    while "waiting for" not in (shown := run(stack, "show", run_id)).stdout:
+        assert time.monotonic() < deadline, shown.stdout + shown.stderr
+    assert run(stack, "approve", run_id, "approve", "--as", "alice").returncode == 0
+    deadline = time.monotonic() + 30
+    while '"status": "succeeded"' not in (done := run(stack, "show", run_id, "--json")).stdout[:400]:
+        assert time.monotonic() < deadline, done.stdout
+
+    no_reason = run(stack, "reset", run_id, "--to", "act", "--as", "alice", "--reason", " ")
+    assert no_reason.returncode == 1 and "a reset needs a reason" in no_reason.stderr
+    unknown = run(stack, "reset", run_id, "--to", "nope", "--as", "alice", "--reason", "x")
+    assert unknown.returncode == 1 and f"run {run_id} has no step 'nope'" in unknown.stderr
+
+    reset = run(stack, "reset", run_id, "--to", "act", "--as", "alice", "--reason", "re-run the drill")
+    assert reset.returncode == 0, reset.stderr
+    assert reset.stdout.startswith(f"reset {run_id} to act as user:alice: run ")
+    deadline = time.monotonic() + 60
+    while "re-run from act by user:alice" not in (shown := run(stack, "show", run_id)).stdout:
+        assert time.monotonic() < deadline, shown.stdout + shown.stderr
+    while '"status": "succeeded"' not in (final := run(stack, "show", run_id, "--json")).stdout[:400]:
+        assert time.monotonic() < deadline, final.stdout
+    state = json.loads(final.stdout)
+    [note] = state["resets"]
+    assert (note["by"], note["reason"], note["step"]) == ("user:alice", "re-run the drill", "act")
+    steps = {s["path"]: s for s in state["steps"]}
+    assert steps["approve"]["approval"]["decided_by"] == "user:alice"  # the approval stands
+    assert steps["act"]["output"] == {"message": "done by user:alice"}
+
+    # Both branches stay in Elasticsearch: the replaced run's end and the re-run's, one fork, explained.
+    verified = run(stack, "audit", "verify", run_id)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "form an unbroken chain" in verified.stdout and "1 reset(s)" in verified.stdout

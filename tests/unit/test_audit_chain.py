@@ -52,3 +52,40 @@ async def test_altered_missing_and_reordered_events_are_named() -> None:
 def test_no_events_is_not_a_proof() -> None:
     report = verify_chain("nothing", [])
     assert not report.ok and "no audit events" in report.reason
+
+
+def _forked_trail(note_reset: bool) -> list:  # type: ignore[type-arg]
+    """A run that failed at its third event, was reset to just after its second, and re-ran."""
+    from datetime import UTC, datetime, timedelta
+
+    from engine.plan.audit import AuditChain
+
+    t0 = datetime(2026, 12, 6, tzinfo=UTC)
+    first = AuditChain("run-1", "pb", 1, "abc")
+    a = first.append(t0, "run.started")
+    b = first.append(t0 + timedelta(seconds=1), "step.finished", step="evidence", outcome="succeeded")
+    old = [
+        first.append(t0 + timedelta(seconds=2), "step.finished", step="quarantine", outcome="failed"),
+        first.append(t0 + timedelta(seconds=3), "run.finished", outcome="failed"),
+    ]
+    # The re-run replays the same first two events, then goes on differently from there.
+    second = AuditChain("run-1", "pb", 1, "abc")
+    second.seq, second.last_hash = b.seq, b.hash
+    later = t0 + timedelta(hours=1)
+    if note_reset:
+        second.append(later, "run.reset", step="quarantine", actor="user:U1", detail={"reason": "back up"})
+    second.append(later, "step.finished", step="quarantine", outcome="succeeded")
+    second.append(later, "step.finished", step="after", outcome="succeeded")
+    second.append(later, "run.finished", outcome="succeeded")
+    return [a, b, *old, *second.pending[-(4 if note_reset else 3) :]]
+
+
+def test_a_reset_forks_the_trail_and_both_branches_verify() -> None:
+    report = verify_chain("run-1", _forked_trail(note_reset=True))
+    assert report.ok, report.reason
+    assert (report.events, report.current, report.forks, report.resets) == (8, 6, 1, 1)
+
+
+def test_a_fork_without_a_reset_note_is_refused() -> None:
+    report = verify_chain("run-1", _forked_trail(note_reset=False))
+    assert not report.ok and report.broken_at == 3 and "without a run.reset" in report.reason
