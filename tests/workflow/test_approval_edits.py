@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -56,13 +54,6 @@ def plan_of(body: str) -> Plan:
     assert entry.diagnostics == [], [d.render() for d in entry.diagnostics]
     catalog = Catalog(entries=[entry], by_name={entry.name or "": entry})
     return compile_plan(entry, catalog, TEST_REGISTRY)
-
-
-@pytest_asyncio.fixture
-async def worker(client: Client, task_queue: str) -> AsyncIterator[Worker]:
-    w = build_worker(client, task_queue, runner=ActionRunner(TEST_REGISTRY))
-    async with w:
-        yield w
 
 
 async def test_edited_keys_are_checked_recorded_and_used(

@@ -5,23 +5,19 @@ from __future__ import annotations
 import asyncio
 import textwrap
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from engine import client as fl
-from engine.activities.run_action import ActionRunner
 from engine.errors import ApprovalRefused
 from engine.plan.compile import compile_plan
 from engine.plan.models import Plan
 from engine.plan.state import Decision, RunState, RunStatus, StepStatus
 from engine.registry import ActionRegistry
 from engine.spec.catalog import Catalog, validate_text
-from engine.worker import build_worker
 from tests.fixtures.actions import CALLS, TEST_REGISTRY
 
 HEAD = "apiVersion: fireline/v1\nkind: Playbook\n"
@@ -52,13 +48,6 @@ def alert(fingerprint: str | None = None, **extra: Any) -> dict[str, Any]:
         "fields": {},
     }
     return {**base, **extra}
-
-
-@pytest_asyncio.fixture
-async def worker(client: Client, task_queue: str) -> AsyncIterator[Worker]:
-    w = build_worker(client, task_queue, runner=ActionRunner(TEST_REGISTRY))
-    async with w:
-        yield w
 
 
 async def wait_for(client: Client, run_id: str, predicate: Any, timeout: float = 20) -> RunState:

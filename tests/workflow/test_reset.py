@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from engine import client as fl
-from engine.activities.run_action import ActionRunner
 from engine.errors import ResetRefused
 from engine.plan.state import Decision, RunStatus, StepStatus
 from engine.reset import reset_run
-from engine.worker import build_worker
-from tests.fixtures.actions import BROKEN, CALLS, TEST_REGISTRY
+from tests.fixtures.actions import BROKEN, CALLS
 from tests.workflow.test_playbook_run import alert, plan_of, wait_for
 
 PLAYBOOK = """\
@@ -41,13 +37,6 @@ steps:
 
 def playbook(target: str) -> str:
     return PLAYBOOK.replace("{{ target }}", target)
-
-
-@pytest_asyncio.fixture
-async def worker(client: Client, task_queue: str) -> AsyncIterator[Worker]:
-    w = build_worker(client, task_queue, runner=ActionRunner(TEST_REGISTRY))
-    async with w:
-        yield w
 
 
 async def test_reset_reruns_from_the_failed_step_keeping_the_approval(
