@@ -4,7 +4,7 @@ Mount it into the receiver (or any Starlette app)::
 
     routes += console_routes(settings, lambda: temporal_client, lambda: catalog, audit_fn=audit.record)
 
-Pages: ``/console/`` (incidents), ``/console/runs/<id>`` (+ ``/decide``, ``/review``,
+Pages: ``/console/`` (incidents), ``/console/runs/<id>`` (+ ``/decide``, ``/reset``, ``/review``,
 ``/review.md``), ``/console/playbooks``, ``/console/login``, ``/console/logout``; JSON for tokens:
 ``/console/api/runs``, ``/console/api/runs/<id>``, ``/console/api/playbooks``.
 """
@@ -87,6 +87,7 @@ def console_app(console: Console) -> Starlette:
         Route("/rows", guard(Role.VIEWER, Kind.FRAGMENT, bound(views_list.rows)), name="rows"),
         Route("/runs/{run_id}", guard(Role.VIEWER, Kind.PAGE, run.page), name="run"),
         Route("/runs/{run_id}/decide", guard(Role.RESPONDER, Kind.PAGE, run.decide), methods=["POST"]),
+        Route("/runs/{run_id}/reset", guard(Role.ADMIN, Kind.PAGE, run.reset), methods=["POST"]),
         Route("/runs/{run_id}/review", guard(Role.VIEWER, Kind.PAGE, bound(reviews.review_page))),
         Route("/runs/{run_id}/review.md", guard(Role.VIEWER, Kind.PAGE, bound(reviews.review_download))),
         Route("/playbooks", guard(Role.VIEWER, Kind.PAGE, books.page), name="playbooks"),

@@ -20,12 +20,14 @@ from temporalio.client import Client
 from engine import client as fl
 from engine.errors import FirelineError
 from engine.plan.state import Decision, RunState, StepRecord
+from engine.reset import ResetOutcome, reset_run
 from engine.workflows.types import RunInput
 
 #: Returns the Temporal client (or an awaitable of it); called once per use, so it may reconnect.
 ClientFactory = Callable[[], Client | Awaitable[Client]]
 log = logging.getLogger("fireline.console")
 VIA = "console"
+RESET_TIMEOUT_S = 30.0
 
 
 def _report_failure(task: asyncio.Task[Any]) -> None:
@@ -67,6 +69,10 @@ class RunSource(Protocol):
         """Send a decision through the run's ``decide`` Update (raises ``ApprovalRefused``)."""
         ...
 
+    async def reset(self, run_id: str, step: str | None, *, by: str, reason: str) -> ResetOutcome:
+        """Re-run ``run_id`` from ``step`` (None: the failed step); raises ``ResetRefused``."""
+        ...
+
 
 class TemporalRunSource:
     """:class:`RunSource` over a Temporal client."""
@@ -94,12 +100,13 @@ class TemporalRunSource:
         made = self._factory()
         return await made if inspect.isawaitable(made) else made
 
-    async def _bounded(self, work: Awaitable[Any], what: str) -> Any:
+    async def _bounded(self, work: Awaitable[Any], what: str, timeout_s: float | None = None) -> Any:
+        limit = timeout_s or self.timeout_s
         try:
-            return await asyncio.wait_for(work, self.timeout_s)
+            return await asyncio.wait_for(work, limit)
         except TimeoutError:
             raise SourceUnavailable(
-                f"Temporal did not answer {what} within {self.timeout_s:g} s (is a worker running?)"
+                f"Temporal did not answer {what} within {limit:g} s (is a worker running?)"
             ) from None
 
     async def runs(self) -> list[fl.RunSummary]:
@@ -187,3 +194,16 @@ class TemporalRunSource:
         )
         self._listed = None  # the next listing shows the new state
         return record
+
+    async def reset(self, run_id: str, step: str | None, *, by: str, reason: str) -> ResetOutcome:
+        """``fireline reset`` from the console, marked ``via="console"``."""
+        client = await self._client()
+        outcome: ResetOutcome = await self._bounded(
+            reset_run(client, run_id, step, by=by, reason=reason, via=VIA),
+            f"the reset of {run_id}",
+            # It reads the whole history; cutting it short between the reset and its note would
+            # leave the new run waiting for a note that never comes.
+            timeout_s=max(self.timeout_s, RESET_TIMEOUT_S),
+        )
+        self._listed = None
+        return outcome

@@ -16,12 +16,13 @@ from engine.console.decisions import STEP_PATH, parse_decision, parse_edits, ver
 from engine.console.graph import STATE_STYLES, run_graph, state_class
 from engine.console.nested import pending_approvals
 from engine.console.plans import PlanCache, plan_of_run
+from engine.console.resets import parse_reset, reset_offer
 from engine.console.reviews import review_file
-from engine.errors import ApprovalRefused, RunNotFound
+from engine.errors import ApprovalRefused, ResetRefused, RunNotFound
 from engine.plan.state import Decision, RunState
 
 log = logging.getLogger("fireline.console")
-_DONE = {"approve": "approved", "reject": "rejected"}
+_DONE = {"approve": "You approved {}.", "reject": "You rejected {}.", "reset": "The run was re-run from {}."}
 
 
 class RunViews:
@@ -57,7 +58,7 @@ class RunViews:
         notice = ""
         done, step = request.query_params.get("done", ""), request.query_params.get("step", "")
         if done in _DONE and STEP_PATH.match(step):
-            notice = f"You {_DONE[done]} {step}."
+            notice = _DONE[done].format(step)
         return await self._render(principal, state, notice=notice)
 
     async def _render(
@@ -79,6 +80,7 @@ class RunViews:
             "approvals": [r for r in state.steps if r.approval is not None],
             "temporal_url": console.temporal_url(state.run_id),
             "child_url": self._child_url,
+            "reset": reset_offer(principal, state),
             "has_review": review_file(console.reviews_dir, state.run_id) is not None,
             "notice": notice,
             "error": error,
@@ -153,4 +155,43 @@ class RunViews:
         console.waiting.forget(state.run_id)
         done = "approve" if decision is Decision.APPROVE else "reject"
         target = console.templates.run_url(state.run_id) + "?" + urlencode({"done": done, "step": step})
+        return RedirectResponse(target, status_code=303)
+
+    async def reset(self, request: Request, principal: Principal) -> Response:
+        """``POST /console/runs/<id>/reset``: re-run the run from a step (admins only)."""
+        console = self.console
+        form = await read_form(request)
+        try:
+            console.access.check_csrf(principal, form.get(CSRF_FIELD) if form else None)
+        except AccessDenied as exc:
+            return await console.refuse(request, exc, Kind.PAGE)
+        state = await self._state(request.path_params["run_id"], principal)
+        if isinstance(state, Response):
+            return state
+        event: dict[str, Any] = {"run_id": state.run_id, "user": principal.user, "role": principal.role.value}
+
+        async def audit(kind: str, outcome: str, reason: str) -> None:
+            await console.access.audit(request, {"kind": kind, "outcome": outcome, **event, "reason": reason})
+
+        parsed = parse_reset(form or {})
+        if isinstance(parsed, str):
+            await audit("console.reset_refused", "refused", parsed)
+            return await self._render(principal, state, error=parsed, status=400)
+        step, reason = parsed
+        event.update(step=step, by=principal.approver)
+        try:
+            outcome = await console.source.reset(state.run_id, step, by=principal.approver, reason=reason)
+        except ResetRefused as exc:
+            await audit("console.reset_refused", "refused", str(exc))
+            return await self._render(principal, state, error=str(exc), status=409)
+        except RunNotFound:
+            return console.not_found(principal, f"no run {state.run_id}")
+        except Exception as exc:  # Temporal slow or down: the admin may look at the run and retry
+            await audit("console.reset_failed", "failed", type(exc).__name__)
+            error = f"the reset did not reach Temporal ({type(exc).__name__}); check the run before retrying"
+            return await self._render(principal, state, error=error, status=503)
+        event.update(from_run=outcome.from_run, to_run=outcome.to_run)
+        await audit("console.reset", "ok", reason)
+        console.waiting.forget(state.run_id)
+        target = console.templates.run_url(state.run_id) + "?" + urlencode({"done": "reset", "step": step})
         return RedirectResponse(target, status_code=303)
