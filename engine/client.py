@@ -29,6 +29,7 @@ from engine.privacy import Pseudonymizer
 from engine.settings import Settings, TemporalConnectArgs
 from engine.templating import TemplateEngine
 from engine.workflows.types import (
+    CONTINUE_AFTER_EVENTS,
     DECIDE_UPDATE,
     JOIN_SIGNAL,
     STATUS_QUERY,
@@ -111,6 +112,7 @@ class RunOptions(BaseModel):
 
     pseudonymizer: Pseudonymizer | None = None
     action_queues: dict[str, str] = {}
+    continue_after_events: int = CONTINUE_AFTER_EVENTS
 
 
 def run_options(settings: Settings) -> RunOptions:
@@ -119,6 +121,7 @@ def run_options(settings: Settings) -> RunOptions:
     return RunOptions(
         pseudonymizer=Pseudonymizer.from_config(protection.personal_fields, protection.pseudonym_key_env),
         action_queues=dict(settings.temporal.action_queues),
+        continue_after_events=settings.temporal.continue_as_new_after_events,
     )
 
 
@@ -195,6 +198,7 @@ async def start_run(
                     alert=scrubbed,
                     inputs=prepared.inputs,
                     action_queues=options.action_queues if options else {},
+                    continue_after_events=options.continue_after_events if options else CONTINUE_AFTER_EVENTS,
                 ),
                 id=prepared.run_id,
                 task_queue=task_queue,

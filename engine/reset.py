@@ -78,6 +78,12 @@ async def reset_run(
         raise ResetRefused(f"step {step!r} of run {run_id} was skipped: it never started")
     handle = client.get_workflow_handle(run_id)
     description = await handle.describe()
+    if state.continuations and record.started_at < description.start_time:
+        # Temporal resets within one history; what came before a continue-as-new is in an earlier one.
+        raise ResetRefused(
+            f"step {step!r} of run {run_id} started before the run last continued as new "
+            f"({description.start_time:%Y-%m-%d %H:%M} UTC): only steps started since can be re-run"
+        )
     history = await handle.fetch_history()
     event_id = await _task_before(client, run_id, step, list(history.events))
     request = ResetWorkflowExecutionRequest(

@@ -93,6 +93,12 @@ class TemporalSettings(_Section):
     action_queues: dict[str, str] = Field(
         default_factory=dict, description="Integration → its own task queue, e.g. {mlflow: fireline-mlflow}."
     )
+    continue_as_new_after_events: int = Field(
+        10_000,
+        ge=100,
+        le=50_000,
+        description="History length at which a parked run continues as new (sooner if the server suggests).",
+    )
 
     @model_validator(mode="after")
     def _key_with_cert(self) -> TemporalSettings:

@@ -87,6 +87,8 @@ def print_run(console: Console, state: RunState) -> None:
         console.print(attempt_line)
     if state.joined_alerts:
         console.print(f"{len(state.joined_alerts)} repeat alert(s) joined this run")
+    if state.continuations:
+        console.print(f"continued as new {state.continuations} time(s) while parked (fresh histories)")
     for reset in state.resets:
         before = (
             f" after it had failed: {reset.previous_failure['message']}" if reset.previous_failure else ""

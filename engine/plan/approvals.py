@@ -77,15 +77,37 @@ class ApprovalDesk:
         self.audit.append(
             now, "approval.requested", step=record.path, detail={"approvers": approval.approvers}
         )
-        evidence = f"alert: {self.state.alert_title}; done before: {', '.join(done) or 'nothing'}"[:500]
+        evidence = self._evidence(done)
         await self._notify(NoticeKind.REQUESTED, record, evidence)
-        decided = await self._remind_until_deadline(spec, record, evidence)
+        await self._wait_out(spec, record, evidence)
+
+    async def resume(self, spec: ApprovalPlan, record: StepRecord, done: list[str]) -> None:
+        """Go on waiting for an approval asked for before the run continued as new.
+
+        Nothing is asked again: reminders already sent are not repeated, the deadline stands.
+        """
+        self.specs[record.path] = spec
+        await self._wait_out(spec, record, self._evidence(done))
+
+    def _evidence(self, done: list[str]) -> str:
+        return f"alert: {self.state.alert_title}; done before: {', '.join(done) or 'nothing'}"[:500]
+
+    async def _wait_out(self, spec: ApprovalPlan, record: StepRecord, evidence: str) -> None:
+        """Remind, escalate and time out until a decision comes; then record the outcome."""
+        approval = record.approval
+        assert approval is not None
+        if approval.deadline_extended:  # resumed after a late escalation: only the new deadline is left
+            left_s = (approval.deadline - self.executor.now()).total_seconds()
+            decided = await self._await_decision(record, max(left_s, 0))
+        else:
+            decided = await self._remind_until_deadline(spec, record, evidence)
         late_escalation = (
             spec.on_timeout is OnTimeout.ESCALATE and spec.escalate_to and not approval.escalated_at
         )
         if not decided and late_escalation:
             await self._escalate(spec, record, evidence)
             approval.deadline = self.executor.now() + timedelta(seconds=spec.timeout_s)
+            approval.deadline_extended = True
             decided = await self._await_decision(record, spec.timeout_s)
         if not decided:
             approval.timed_out = True
@@ -107,10 +129,14 @@ class ApprovalDesk:
         """Wait for the deadline, stopping at each reminder; the last reminder escalates."""
         approval = record.approval
         assert approval is not None
-        reminders = [approval.deadline - timedelta(seconds=s) for s in spec.remind_before_s]
-        reminders = [moment for moment in reminders if moment > self.executor.now()]
+        # After the request (or the last reminder sent, when resumed): a reminder whose moment came
+        # just as the run continued as new is sent now rather than lost.
+        since = max([approval.requested_at, *approval.reminded_at])
+        moments = [approval.deadline - timedelta(seconds=s) for s in spec.remind_before_s]
+        reminders = [moment for moment in moments if moment > since]
         for index, moment in enumerate(reminders):
-            if await self._await_decision(record, (moment - self.executor.now()).total_seconds()):
+            window_s = max((moment - self.executor.now()).total_seconds(), 0)
+            if await self._await_decision(record, window_s):
                 return True
             now = self.executor.now()
             approval.reminded_at.append(now)

@@ -74,6 +74,11 @@ class AuditChain:
             self.pending.append(event)
         return event
 
+    def restore(self, seq: int, last_hash: str, pending: list[AuditEvent], enabled: bool) -> None:
+        """Go on from a chain an earlier Temporal run of this run built (continue-as-new)."""
+        self.seq, self.last_hash, self.enabled = seq, last_hash, enabled
+        self.pending = list(pending) if enabled else []
+
     def disable(self) -> None:
         """Stop keeping events for storage (the hash chain itself goes on)."""
         self.enabled = False

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from engine.classification.tags import Classification
@@ -19,10 +18,12 @@ from engine.errors import TemplateError
 from engine.plan.addresses import child_run_id
 from engine.plan.approvals import ApprovalDesk
 from engine.plan.audit import AuditChain
+from engine.plan.checkpoint import AuditCursor, RunCheckpoint, parked, take_checkpoint, waiting_specs
 from engine.plan.executor import ActionCall, ActionOutcome, ApprovalMock, Executor, StepFailure
+from engine.plan.frame import BlockFailed, Frame
 from engine.plan.models import Plan, PlanStep, StepKind
 from engine.plan.state import Attempt, Decision, RunState, RunStatus, StepRecord, StepStatus
-from engine.plan.views import action_steps, not_run_views, parse_timestamp, step_view
+from engine.plan.views import action_steps, not_run_views, parse_timestamp, run_view, step_view
 from engine.spec.models import OnError
 from engine.templating import TemplateEngine
 
@@ -36,21 +37,6 @@ __all__ = [
     "StepFailure",
     "step_view",
 ]
-
-
-class _BlockFailed(Exception):
-    def __init__(self, record: StepRecord) -> None:
-        self.record = record
-        super().__init__(record.path)
-
-
-@dataclass
-class _Frame:
-    steps: dict[str, dict[str, Any]]
-    variables: dict[str, Any] = field(default_factory=dict)
-
-    def child(self, **variables: Any) -> _Frame:
-        return _Frame(steps=dict(self.steps), variables={**self.variables, **variables})
 
 
 class Conductor:
@@ -67,7 +53,9 @@ class Conductor:
         engine: TemplateEngine,
         approval_mocks: Mapping[str, ApprovalMock] | None = None,
         path_prefix: str = "",
+        resume_from: AuditCursor | None = None,
     ) -> None:
+        """``resume_from``: ``state`` comes from a checkpoint and this is where its chain stood."""
         self.plan = plan
         self.state = state
         self.executor = executor
@@ -77,34 +65,38 @@ class Conductor:
         self.approvals = ApprovalDesk(
             state, executor, self.audit, playbook=plan.name, path_prefix=path_prefix, mocks=approval_mocks
         )
-        self.run_view = {
-            "id": state.run_id,
-            "workflow_id": state.run_id,
-            "playbook": plan.name,
-            "version": plan.version,
-            "sha256": plan.sha256,
-            "started_at": state.started_at.isoformat().replace("+00:00", "Z"),
-        }
+        self.run_view = run_view(plan, state)
         self.base_context = {"alert": dict(alert), "inputs": dict(inputs), "run": self.run_view}
         state.classification = Classification.for_run(plan.classification, alert)
         self.action_steps = action_steps(plan.steps + plan.on_failure)
+        #: Records a checkpoint brought along, by path, until the walk through the plan reaches them.
+        self.resumed: dict[str, StepRecord] = {}
+        self.reentered: set[str] = set()
+        self.closing = False
+        if resume_from is not None:
+            cursor = resume_from
+            self.audit.restore(cursor.seq, cursor.last_hash, cursor.pending, cursor.enabled)
+            self.resumed = {record.path: record for record in state.steps}
+            # Decisions may arrive before the walk through the plan reaches their approval.
+            self.approvals.specs.update(waiting_specs(plan, state))
 
     # -- running ----------------------------------------------------------------------------------------
     async def run(self) -> RunState:
         """Run every step, then ``outputs`` or ``on_failure``; returns the final state."""
         # Steps that never run (skipped blocks, a failure earlier) still answer `steps.<id>` in
         # outputs and on_failure, as "not_run" with no output, instead of an undefined-name error.
-        frame = _Frame(steps=not_run_views(self.plan.steps + self.plan.on_failure))
-        started: dict[str, Any] = {"alert": self.state.alert_id, "title": self.state.alert_title[:200]}
-        if not self.state.classification.empty:
-            # The review groups by these; runs without any keep the event they always had.
-            started["classification"] = self.state.classification.for_audit()
-        self.audit.append(self.state.started_at, "run.started", detail=started)
+        frame = Frame(steps=not_run_views(self.plan.steps + self.plan.on_failure))
+        if not self.resumed:
+            started: dict[str, Any] = {"alert": self.state.alert_id, "title": self.state.alert_title[:200]}
+            if not self.state.classification.empty:
+                # The review groups by these; runs without any keep the event they always had.
+                started["classification"] = self.state.classification.for_audit()
+            self.audit.append(self.state.started_at, "run.started", detail=started)
         try:
             await self._run_block(self.plan.steps, frame, "")
             self.state.outputs = self._render(self.plan.outputs, frame) if self.plan.outputs else {}
             self.state.status = RunStatus.SUCCEEDED
-        except _BlockFailed as failed:
+        except BlockFailed as failed:
             record = failed.record
             self.state.failure = {
                 "step": record.path,
@@ -124,6 +116,7 @@ class Conductor:
             self.audit.append(self.state.finished_at, "run.finished", outcome=self.state.status.value)
             await self._store_audit()
             raise
+        self.closing = True  # outputs and on_failure are done: nothing is parked any more
         await self.executor.drain()
         self.state.finished_at = self.executor.now()
         self.audit.append(
@@ -142,13 +135,13 @@ class Conductor:
         if pending and await self.executor.store_audit(pending):
             self.audit.stored(pending)
 
-    async def _run_on_failure(self, frame: _Frame) -> None:
+    async def _run_on_failure(self, frame: Frame) -> None:
         if not self.plan.on_failure:
             return
         frame.variables["failure"] = dict(self.state.failure or {})
         try:
             await self._run_block(self.plan.on_failure, frame, "on_failure.")
-        except _BlockFailed:
+        except BlockFailed:
             return  # already on the timeline; the run is failed either way
 
     def _mark_cancelled(self) -> None:
@@ -158,32 +151,41 @@ class Conductor:
                 record.status = StepStatus.CANCELLED
                 record.finished_at = now
 
-    async def _run_block(self, steps: list[PlanStep], frame: _Frame, prefix: str) -> None:
+    async def _run_block(self, steps: list[PlanStep], frame: Frame, prefix: str) -> None:
         for step in steps:
             record = await self._run_step(step, frame, prefix)
             if record.status is StepStatus.FAILED and step.on_error is OnError.FAIL:
-                raise _BlockFailed(record)
+                raise BlockFailed(record)
 
-    async def _run_step(self, step: PlanStep, frame: _Frame, prefix: str) -> StepRecord:
-        record = StepRecord(
-            path=f"{prefix}{step.id}",
-            id=step.id,
-            kind=step.kind,
-            name=step.name,
-            started_at=self.executor.now(),
-        )
-        self.state.steps.append(record)
-        self.audit.append(
-            record.started_at, "step.started", step=record.path, detail={"kind": step.kind.value}
-        )
+    async def _run_step(self, step: PlanStep, frame: Frame, prefix: str) -> StepRecord:
+        record = self.resumed.pop(f"{prefix}{step.id}", None)
+        if record is not None:  # from the checkpoint: done steps stay done, waits go on
+            if record.status.finished:
+                frame.steps[step.id] = step_view(record)
+                return record
+            self.reentered.add(record.path)
+        else:
+            record = StepRecord(
+                path=f"{prefix}{step.id}",
+                id=step.id,
+                kind=step.kind,
+                name=step.name,
+                started_at=self.executor.now(),
+            )
+            self.state.steps.append(record)
+            self.audit.append(
+                record.started_at, "step.started", step=record.path, detail={"kind": step.kind.value}
+            )
         try:
-            if step.condition is not None and not self.engine.evaluate(step.condition, self._context(frame)):
+            if record.path in self.reentered:
+                await self._dispatch(step, record, frame)
+            elif step.condition is not None and not self._evaluate(step.condition, frame):
                 record.status = StepStatus.SKIPPED
             else:
                 await self._dispatch(step, record, frame)
         except TemplateError as exc:
             self._fail(record, "TemplateError", str(exc))
-        except _BlockFailed as inner:
+        except BlockFailed as inner:
             self._fail(
                 record, inner.record.error_type or "Error", f"{inner.record.path}: {inner.record.error}"
             )
@@ -198,7 +200,7 @@ class Conductor:
         )
         return record
 
-    async def _dispatch(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
+    async def _dispatch(self, step: PlanStep, record: StepRecord, frame: Frame) -> None:
         if step.kind is StepKind.ACTION:
             await self._action(step, record, frame)
         elif step.kind is StepKind.APPROVAL:
@@ -219,7 +221,7 @@ class Conductor:
         record.error = message
 
     # -- step kinds ---------------------------------------------------------------------------------------
-    async def _action(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
+    async def _action(self, step: PlanStep, record: StepRecord, frame: Frame) -> None:
         # An approver's edits (checked against the action's schema when they were made) win.
         record.edited_args = self.approvals.edits_for(record.path)
         args = {**self._render(step.args, frame), **record.edited_args}
@@ -258,12 +260,15 @@ class Conductor:
                 self.audit.disable()  # the worker has nowhere to keep a trail: stop carrying it
             return
 
-    async def _approval(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
+    async def _approval(self, step: PlanStep, record: StepRecord, frame: Frame) -> None:
         spec = step.approval
         assert spec is not None
+        done = [sid for sid, view in frame.steps.items() if view.get("status") == "succeeded"]
+        if record.approval is not None:  # asked before the run continued as new
+            await self.approvals.resume(spec, record, done)
+            return
         title = str(self._render(spec.title, frame))
         details = str(self._render(spec.details, frame))
-        done = [sid for sid, view in frame.steps.items() if view.get("status") == "succeeded"]
         deadline = None
         if spec.deadline is not None:
             deadline = parse_timestamp(self._render(spec.deadline, frame), "approval deadline")
@@ -273,7 +278,7 @@ class Conductor:
             spec, record, title, details, done, deadline, guards=guards, editable=editable
         )
 
-    def _current_arg(self, step_id: str | None, name: str, frame: _Frame) -> Any:
+    def _current_arg(self, step_id: str | None, name: str, frame: Frame) -> Any:
         """The guarded step's argument ``name`` as it would render now (None when it cannot yet)."""
         guarded = self.action_steps.get(step_id or "")
         try:
@@ -281,7 +286,7 @@ class Conductor:
         except TemplateError:
             return None
 
-    async def _for_each(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
+    async def _for_each(self, step: PlanStep, record: StepRecord, frame: Frame) -> None:
         items = self._render(step.items, frame)
         if not isinstance(items, list):
             self._fail(record, "TypeError", f"for_each needs a list, got {type(items).__name__}")
@@ -290,7 +295,7 @@ class Conductor:
             self._fail(record, "LimitExceeded", f"for_each has {len(items)} items (limit {MAX_LOOP_ITEMS})")
             return
         gate = asyncio.Semaphore(step.max_parallel)
-        failures: list[_BlockFailed] = []
+        failures: list[BlockFailed] = []
 
         async def one(index: int, item: Any) -> dict[str, Any] | None:
             async with gate:
@@ -299,7 +304,7 @@ class Conductor:
                 inner = frame.child(**{step.loop_var: item})
                 try:
                     await self._run_block(step.children, inner, f"{record.path}[{index}].")
-                except _BlockFailed as failed:
+                except BlockFailed as failed:
                     failures.append(failed)
                 return {c.id: inner.steps[c.id]["output"] for c in step.children if c.id in inner.steps}
 
@@ -309,7 +314,7 @@ class Conductor:
             raise failures[0]
         record.status = StepStatus.SUCCEEDED
 
-    async def _parallel(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
+    async def _parallel(self, step: PlanStep, record: StepRecord, frame: Frame) -> None:
         prefix = f"{record.path}."
         results = await asyncio.gather(*(self._run_step(child, frame, prefix) for child in step.children))
         record.output = {
@@ -317,21 +322,23 @@ class Conductor:
         }
         for child, result in zip(step.children, results, strict=True):
             if result.status is StepStatus.FAILED and child.on_error is OnError.FAIL:
-                raise _BlockFailed(result)
+                raise BlockFailed(result)
         record.status = StepStatus.SUCCEEDED
 
-    async def _wait(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
+    async def _wait(self, step: PlanStep, record: StepRecord, frame: Frame) -> None:
         if step.wait_s is not None:
             seconds = step.wait_s
         else:
             target = parse_timestamp(self._render(step.wait_until, frame), "wait until")
-            seconds = (target - self.executor.now()).total_seconds()
-        if seconds > 0:
-            await self.executor.sleep(seconds)
+            seconds = (target - record.started_at).total_seconds()
+        # Counted from the step's start: a wait resumed after continue-as-new only sleeps what is left.
+        left_s = seconds - (self.executor.now() - record.started_at).total_seconds()
+        if left_s > 0:
+            await self.executor.sleep(left_s)
         record.output = {"waited_s": max(seconds, 0)}
         record.status = StepStatus.SUCCEEDED
 
-    async def _child(self, step: PlanStep, record: StepRecord, frame: _Frame) -> None:
+    async def _child(self, step: PlanStep, record: StepRecord, frame: Frame) -> None:
         args = self._render(step.args, frame)
         await self._store_audit()  # a child (e.g. the review) may read this run's trail
         qualified = f"{self.path_prefix}{record.path}"
@@ -374,13 +381,24 @@ class Conductor:
         """Validate and apply a human decision (with the approver's edits of the guarded step)."""
         return self.approvals.decide(path, by, groups, decision, reason, via, edits)
 
+    def resumable(self) -> bool:
+        """True when the run may continue as new now: every unfinished step is parked."""
+        return not self.closing and parked(self.state)
+
+    def checkpoint(self) -> RunCheckpoint:
+        """The run so far, for the next Temporal run (only when :meth:`resumable`)."""
+        return take_checkpoint(self.state, self.audit)
+
     def record_event(self, action: str, **fields: Any) -> None:
         """Add an event to the run's audit chain (e.g. an alert that joined the run)."""
         self.audit.append(self.executor.now(), action, **fields)
 
     # -- templates ----------------------------------------------------------------------------------------
-    def _context(self, frame: _Frame) -> dict[str, Any]:
+    def _context(self, frame: Frame) -> dict[str, Any]:
         return {**self.base_context, "steps": frame.steps, **frame.variables}
 
-    def _render(self, value: Any, frame: _Frame) -> Any:
+    def _evaluate(self, condition: str, frame: Frame) -> bool:
+        return bool(self.engine.evaluate(condition, self._context(frame)))
+
+    def _render(self, value: Any, frame: Frame) -> Any:
         return self.engine.render(value, self._context(frame))

@@ -80,6 +80,8 @@ class ApprovalRecord(BaseModel):
     editable: dict[str, Any] = Field(default_factory=dict)
     #: The approver's new values for some of them; the guarded step runs with these.
     edits: dict[str, Any] = Field(default_factory=dict)
+    #: True once a late escalation moved the deadline (nobody is reminded again after that).
+    deadline_extended: bool = False
 
 
 class StepRecord(BaseModel):
@@ -150,6 +152,8 @@ class RunState(BaseModel):
     joined_alerts: list[JoinedAlert] = Field(default_factory=list)
     classification: Classification = Field(default_factory=Classification)
     resets: list[RunReset] = Field(default_factory=list)
+    #: How often the run continued as new in Temporal (a fresh history, the same run).
+    continuations: int = 0
 
     def step(self, path: str) -> StepRecord | None:
         """The latest record of ``path``."""

@@ -7,8 +7,20 @@ from typing import Any
 
 from engine.errors import TemplateError
 from engine.plan.approvals import approved
-from engine.plan.models import PlanStep, StepKind
-from engine.plan.state import StepRecord
+from engine.plan.models import Plan, PlanStep, StepKind
+from engine.plan.state import RunState, StepRecord
+
+
+def run_view(plan: Plan, state: RunState) -> dict[str, Any]:
+    """What templates see as ``run``."""
+    return {
+        "id": state.run_id,
+        "workflow_id": state.run_id,
+        "playbook": plan.name,
+        "version": plan.version,
+        "sha256": plan.sha256,
+        "started_at": state.started_at.isoformat().replace("+00:00", "Z"),
+    }
 
 
 def step_view(record: StepRecord) -> dict[str, Any]:
@@ -48,6 +60,16 @@ def action_steps(steps: list[PlanStep]) -> dict[str, PlanStep]:
         if step.kind is StepKind.ACTION:
             found[step.id] = step
         found.update(action_steps(step.children))
+    return found
+
+
+def approval_steps(steps: list[PlanStep]) -> dict[str, PlanStep]:
+    """Every approval step by id, nested ones included."""
+    found: dict[str, PlanStep] = {}
+    for step in steps:
+        if step.kind is StepKind.APPROVAL:
+            found[step.id] = step
+        found.update(approval_steps(step.children))
     return found
 
 

@@ -7,221 +7,31 @@ activities, timers, conditions and child workflows are its executor.
 from __future__ import annotations
 
 import asyncio
-import builtins
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+import contextlib
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, TimeoutError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from engine.errors import FirelineError
-    from engine.plan.addresses import child_run_id
-    from engine.plan.audit import AuditEvent
-    from engine.plan.conductor import ActionCall, ActionOutcome, ApprovalMock, Conductor, StepFailure
-    from engine.plan.inputs import resolve_inputs
-    from engine.plan.notices import ApprovalNotice, MessageRef, NoticeKind
+    from engine.plan.conductor import ApprovalMock, Conductor
     from engine.plan.shared import shared_plan
     from engine.plan.state import JoinedAlert, RunReset, RunState, StepRecord
-    from engine.templating import TemplateEngine
     from engine.workflows.types import (
-        ACTIVITY_NAME,
-        AUDIT_ACTIVITY,
-        AUDIT_LOCAL_PATCH,
-        AUDIT_PATCH,
-        BACKGROUND_NOTICES_PATCH,
+        CONTINUE_AS_NEW_PATCH,
         DECIDE_UPDATE,
-        DECIDED_NEEDS_MESSAGE_PATCH,
         JOIN_MANY_SIGNAL,
         JOIN_SIGNAL,
         LEAN_MEMO_PATCH,
-        NOTICES_PATCH,
-        NOTIFY_ACTIVITY,
-        RESET_NOTE_PATCH,
-        RESET_NOTE_WAIT_S,
         RESET_SIGNAL,
         STATUS_QUERY,
         WORKFLOW_NAME,
-        ActionRequest,
-        ActionResult,
         DecisionRequest,
         RunInput,
     )
 
-_ENGINE = TemplateEngine()
-
-
-class _TemporalExecutor:
-    """Executor whose operations are Temporal commands."""
-
-    def __init__(self, run_input: RunInput, run_id: str) -> None:
-        self.input = run_input
-        self.run_id = run_id
-        self.background: list[asyncio.Future[list[MessageRef]]] = []
-        #: True while this run replaced a reset one and ``fireline reset`` has not said who did it.
-        self.reset_note_missing: Callable[[], bool] = lambda: False
-
-    def now(self) -> datetime:
-        return workflow.now()
-
-    async def run_action(self, call: ActionCall) -> Any:
-        request = ActionRequest(
-            action=call.action,
-            args=call.args,
-            path=call.path,
-            idempotency_key=call.idempotency_key,
-            attempt=call.attempt,
-            run_id=self.run_id,
-            playbook=self.input.plan.name,
-            audit=call.audit,
-        )
-        try:
-            result = await workflow.execute_activity(
-                ACTIVITY_NAME,
-                request,
-                # An integration with its own queue runs on the workers that serve it.
-                task_queue=self.input.action_queues.get(call.action.split(".")[0]),
-                result_type=ActionResult,
-                start_to_close_timeout=timedelta(seconds=call.timeout_s),
-                # The conductor retries, so every attempt and its error lands on the timeline.
-                retry_policy=RetryPolicy(maximum_attempts=1),
-            )
-        except ActivityError as err:
-            raise _as_failure(err) from None
-        return ActionOutcome(
-            result.output,
-            audit_stored=result.audit_stored,
-            audit_enabled=result.audit_enabled,
-            audit_stored_seqs=tuple(result.audit_stored_seqs),
-        )
-
-    async def store_audit(self, events: list[AuditEvent]) -> bool:
-        if not workflow.patched(AUDIT_PATCH):
-            return False
-        retry = RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=1))
-        try:
-            if workflow.patched(AUDIT_LOCAL_PATCH):
-                # Same write, same acknowledgement (only after Elasticsearch answered), in this worker.
-                stored: bool = await workflow.execute_local_activity(
-                    AUDIT_ACTIVITY,
-                    events,
-                    result_type=bool,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=retry,
-                )
-            else:
-                stored = await workflow.execute_activity(
-                    AUDIT_ACTIVITY,
-                    events,
-                    result_type=bool,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=retry,
-                )
-        except ActivityError as err:
-            workflow.logger.warning(
-                "audit events %d..%d not stored: %s", events[0].seq, events[-1].seq, err.cause
-            )
-            return False
-        return stored
-
-    async def notify(self, notice: ApprovalNotice) -> list[MessageRef]:
-        if not workflow.patched(NOTICES_PATCH):
-            return []
-        try:
-            refs: list[MessageRef] = await workflow.execute_activity(
-                NOTIFY_ACTIVITY,
-                notice,
-                result_type=list[MessageRef],
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1)),
-            )
-        except ActivityError as err:
-            workflow.logger.warning("approval notice for %s was not delivered: %s", notice.step, err.cause)
-            return []
-        return refs
-
-    async def notify_later(self, notice: ApprovalNotice) -> None:
-        if (
-            notice.kind is NoticeKind.DECIDED
-            and not notice.messages
-            and workflow.patched(DECIDED_NEEDS_MESSAGE_PATCH)
-        ):
-            return  # no notifier posted the request: there is no message to update, and no round trip
-        if not workflow.patched(BACKGROUND_NOTICES_PATCH):
-            await self.notify(notice)
-            return
-        # Reminders and "decided" updates must not hold up the run; they are awaited at its end.
-        self.background.append(asyncio.ensure_future(self.notify(notice)))
-
-    async def drain(self) -> None:
-        if self.background:
-            await asyncio.gather(*self.background)
-            self.background.clear()
-        if self.reset_note_missing() and workflow.patched(RESET_NOTE_PATCH):
-            # The note follows the reset within moments; without it the trail could not say who reset.
-            await self.wait_until(lambda: not self.reset_note_missing(), RESET_NOTE_WAIT_S)
-
-    async def sleep(self, seconds: float) -> None:
-        await workflow.sleep(seconds)
-
-    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
-        if predicate():
-            return True
-        if timeout_s <= 0:
-            return False
-        try:
-            await workflow.wait_condition(predicate, timeout=timeout_s)
-        except builtins.TimeoutError:
-            return predicate()
-        return True
-
-    async def run_child(self, path: str, playbook: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        plan = self.input.plan.subplans.get(playbook)
-        if plan is None:
-            raise StepFailure(
-                f"playbook {playbook!r} was not compiled into this plan", type="NotFound", retryable=False
-            )
-        try:
-            resolved = resolve_inputs(plan, self.input.alert, inputs, _ENGINE)
-        except FirelineError as exc:
-            raise StepFailure(str(exc), type="InvalidInputs", retryable=False) from None
-        child_plan = plan.model_copy(update={"subplans": self.input.plan.subplans})
-        child_id = child_run_id(workflow.info().workflow_id, path)
-        try:
-            state = await workflow.execute_child_workflow(
-                WORKFLOW_NAME,
-                RunInput(
-                    plan=child_plan,
-                    alert=self.input.alert,
-                    inputs=resolved,
-                    path_prefix=f"{path}.",
-                    rehearsal_approvals=self.input.rehearsal_approvals,
-                    action_queues=self.input.action_queues,
-                ),
-                id=child_id,
-                result_type=RunState,
-            )
-        except ChildWorkflowError as err:
-            raise StepFailure(
-                f"child run failed: {err.cause or err}", type="ChildFailed", retryable=False
-            ) from None
-        if state.status.value != "succeeded":
-            message = (state.failure or {}).get("message", state.status.value)
-            raise StepFailure(
-                f"{playbook} {state.status.value}: {message}", type="ChildFailed", retryable=False
-            )
-        return child_id, state.outputs
-
-
-def _as_failure(err: ActivityError) -> StepFailure:
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return StepFailure(cause.message, type=cause.type or "Error", retryable=not cause.non_retryable)
-    if isinstance(cause, TimeoutError):
-        return StepFailure(f"timed out ({cause.type.name if cause.type else 'timeout'})", type="Timeout")
-    return StepFailure(str(cause or err), type=type(cause).__name__ if cause else "ActivityError")
+# Workflow code itself: imported inside the sandbox, so its restrictions apply to it.
+from engine.workflows.temporal_executor import TEMPLATES, TemporalExecutor
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -234,15 +44,21 @@ class PlaybookRun:
         # Equal content, one copy per worker: parked runs of a playbook share their plan.
         run_input.plan = shared_plan(run_input.plan)
         alert = run_input.alert
-        self.state = RunState(
-            run_id=info.workflow_id,
-            playbook=run_input.plan.name,
-            version=run_input.plan.version,
-            sha256=run_input.plan.sha256,
-            started_at=workflow.now(),
-            alert_id=str(alert.get("id", "")),
-            alert_title=str(alert.get("title", "")),
-            severity=str(alert.get("severity", "")),
+        checkpoint, run_input.resume = run_input.resume, None  # held once, in the state below
+        self.resumed = checkpoint is not None
+        self.state = (
+            checkpoint.state
+            if checkpoint
+            else RunState(
+                run_id=info.workflow_id,
+                playbook=run_input.plan.name,
+                version=run_input.plan.version,
+                sha256=run_input.plan.sha256,
+                started_at=workflow.now(),
+                alert_id=str(alert.get("id", "")),
+                alert_title=str(alert.get("title", "")),
+                severity=str(alert.get("severity", "")),
+            )
         )
         mocks = {
             path: ApprovalMock(
@@ -250,7 +66,7 @@ class PlaybookRun:
             )
             for path, s in run_input.rehearsal_approvals.items()
         }
-        executor = _TemporalExecutor(run_input, info.workflow_id)
+        self.executor = executor = TemporalExecutor(run_input, info.workflow_id)
         executor.reset_note_missing = self._reset_note_missing
         self.conductor = Conductor(
             run_input.plan,
@@ -258,9 +74,10 @@ class PlaybookRun:
             alert=alert,
             inputs=run_input.inputs,
             executor=executor,
-            engine=_ENGINE,
+            engine=TEMPLATES,
             approval_mocks=mocks,
             path_prefix=run_input.path_prefix,
+            resume_from=checkpoint.audit if checkpoint else None,
         )
 
     @workflow.run
@@ -268,14 +85,69 @@ class PlaybookRun:
         self.lean_memo = workflow.patched(LEAN_MEMO_PATCH)
         if not self.lean_memo:
             self._publish()
+        if not workflow.patched(CONTINUE_AS_NEW_PATCH):
+            try:
+                await self.conductor.run()
+            except asyncio.CancelledError:
+                self._publish()
+                raise
+            # Not in a `finally`: on cache eviction the coroutine is closed outside the workflow loop.
+            self._publish()
+            return self.state
+        if self.resumed:
+            info = workflow.info()
+            self.state.continuations += 1
+            self.conductor.record_event(
+                "run.continued",
+                detail={"from_run": info.continued_run_id or "", "n": self.state.continuations},
+            )
+        conducting = asyncio.ensure_future(self.conductor.run())
         try:
-            await self.conductor.run()
+            while not conducting.done():
+                await workflow.wait_condition(lambda: conducting.done() or self._time_to_continue())
+                # Checked again with nothing in between: continue_as_new ends this run at once.
+                if not conducting.done() and self._time_to_continue():
+                    self._continue_as_new(run_input)
         except asyncio.CancelledError:
+            conducting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await conducting
             self._publish()
             raise
-        # Not in a `finally`: on cache eviction the coroutine is closed outside the workflow loop.
+        conducting.result()
         self._publish()
         return self.state
+
+    def _time_to_continue(self) -> bool:
+        """Continue as new once the history is long, and only while everything is parked."""
+        info = workflow.info()
+        if (
+            info.get_current_history_length() < self.executor.input.continue_after_events
+            and not info.is_continue_as_new_suggested()
+        ):
+            return False
+        return self.executor.idle() and self.conductor.resumable() and workflow.all_handlers_finished()
+
+    def _continue_as_new(self, run_input: RunInput) -> None:
+        """The same run, a fresh history: it picks up from here on the current engine code."""
+        workflow.logger.info(
+            "run %s continues as new after %d events",
+            self.state.run_id,
+            workflow.info().get_current_history_length(),
+        )
+        workflow.continue_as_new(
+            RunInput(
+                plan=run_input.plan,
+                alert=run_input.alert,
+                inputs=run_input.inputs,
+                path_prefix=run_input.path_prefix,
+                rehearsal_approvals=run_input.rehearsal_approvals,
+                action_queues=run_input.action_queues,
+                continue_after_events=run_input.continue_after_events,
+                resume=self.conductor.checkpoint(),
+            ),
+            memo=dict(workflow.memo()) | {"status": self.state.status.value},
+        )
 
     def _publish(self) -> None:
         if getattr(self, "lean_memo", False):

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.plan.audit import AuditEvent
+from engine.plan.checkpoint import RunCheckpoint
 from engine.plan.models import Plan
 from engine.plan.state import Decision
 
@@ -36,6 +37,10 @@ RESET_SIGNAL = "run_reset"
 RESET_NOTE_PATCH = "reset-note-v1"
 #: A run that was reset waits (bounded) at its end for that note, so the trail always names who reset it.
 RESET_NOTE_WAIT_S = 60.0
+#: A parked run continues as new (a fresh history) before its history grows too long.
+CONTINUE_AS_NEW_PATCH = "continue-as-new-v1"
+#: History length at which a parked run continues as new, unless the server suggests it sooner.
+CONTINUE_AFTER_EVENTS = 10_000
 
 
 class ApprovalScript(BaseModel):
@@ -63,6 +68,10 @@ class RunInput(BaseModel):
     path_prefix: str = ""
     rehearsal_approvals: dict[str, ApprovalScript] = Field(default_factory=dict)
     action_queues: dict[str, str] = Field(default_factory=dict)
+    #: History length at which the run continues as new while parked (see CONTINUE_AFTER_EVENTS).
+    continue_after_events: int = Field(CONTINUE_AFTER_EVENTS, ge=20)
+    #: Set only on a run that continued as new: where the run before it stood.
+    resume: RunCheckpoint | None = None
 
 
 class DecisionRequest(BaseModel):

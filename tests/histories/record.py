@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from engine import client as fl
 from engine.activities.run_action import ActionRunner
-from engine.plan.state import Decision
+from engine.plan.state import Decision, JoinedAlert
 from engine.stack.processes import TEMPORAL_SPEED_FLAGS, venv_binary
 from engine.worker import build_worker
+from engine.workflows.types import JOIN_SIGNAL
 from tests.fixtures.actions import TEST_REGISTRY
 from tests.workflow.test_playbook_run import APPROVAL_PLAYBOOK, alert, plan_of
 
@@ -57,6 +60,8 @@ on_failure:
     uses: core.echo
     with: { message: "failed at {{ failure.step }}" }
 """
+#: Parked on an approval while repeats join, so it continues as new before it is decided.
+PARKED_REPEATS = 12
 
 
 async def main(tag: str) -> None:
@@ -75,13 +80,34 @@ async def main(tag: str) -> None:
                 await asyncio.sleep(0.1)
             await fl.decide(client, approved.run_id, "approve", Decision.APPROVE, "user:U1")
             failing = await fl.start_run(client, plan_of(FAILING), alert(), {}, task_queue="record")
-            for name, run in (("approved", approved), ("failing", failing)):
-                handle = client.get_workflow_handle(run.run_id)
-                await handle.result()
+            parked = await record_parked(client)
+            runs = (("approved", approved, None), ("failing", failing, None), *parked)
+            for name, run, temporal_run_id in runs:
+                handle = client.get_workflow_handle(run.run_id, run_id=temporal_run_id)
+                if temporal_run_id is None:
+                    await handle.result()
                 history = await handle.fetch_history()
                 (HERE / f"{name}-{tag}.json").write_text(json.dumps(json.loads(history.to_json()), indent=1))
     finally:
         await env.shutdown()
+
+
+async def record_parked(client: Client) -> list[tuple[str, fl.StartedRun, str | None]]:
+    """A run that continues as new while parked: its first history, and the one it ends in."""
+    options = fl.RunOptions(continue_after_events=20)
+    run = await fl.start_run(
+        client, plan_of(APPROVAL_PLAYBOOK), alert(), {}, task_queue="record", options=options
+    )
+    while not (await fl.status(client, run.run_id)).pending_approvals():
+        await asyncio.sleep(0.1)
+    handle = client.get_workflow_handle(run.run_id)
+    for n in range(PARKED_REPEATS):
+        await handle.signal(JOIN_SIGNAL, JoinedAlert(id=f"r{n}", received_at=datetime.now(UTC)))
+    while not (await fl.status(client, run.run_id)).continuations:
+        await asyncio.sleep(0.1)
+    await fl.decide(client, run.run_id, "approve", Decision.APPROVE, "user:U1")
+    await handle.result()
+    return [("parked-first", run, run.temporal_run_id), ("parked-last", run, None)]
 
 
 if __name__ == "__main__":
