@@ -47,6 +47,11 @@ def differences(state: RunState, expect: Expect) -> list[str]:
         ran_with = [r.edited_args for r in _matching(state, path)] or [{}]
         if any(g != args for g in ran_with):
             found.append(f"{path}: expected to run with edited {args!r}, got {ran_with[0]!r}")
+    if expect.continued_as_new is not None and bool(state.continuations) != expect.continued_as_new:
+        found.append(
+            f"continued as new: expected {'at least once' if expect.continued_as_new else 'never'}, "
+            f"got {state.continuations} time(s)"
+        )
     for path in expect.not_run:
         ran = [r.path for r in state.steps if r.path == path or generic_path(r.path) == path]
         ran += [r.path for r in state.steps if r.path.startswith(f"{path}.") or r.path.startswith(f"{path}[")]

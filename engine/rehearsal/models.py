@@ -77,6 +77,13 @@ class Mocks(_Strict):
     inputs: dict[str, Any] = Field(default_factory=dict)
     actions: dict[str, ActionMock] = Field(default_factory=dict)
     approvals: dict[str, ApprovalMockSpec] = Field(default_factory=dict)
+    continue_as_new: bool = Field(
+        False,
+        description=(
+            "rehearse roll-overs: the run continues as new whenever it is parked (simulated), or after "
+            "20 history events (on Temporal), as a run parked for weeks does"
+        ),
+    )
 
     def for_path(self, path: str) -> ActionMock | None:
         """The mock of an action at ``path``: the exact item first, then every item, then the bare id
@@ -107,6 +114,9 @@ class Expect(_Strict):
     )
     classification: dict[str, list[str]] = Field(
         default_factory=dict, description="ids the run must carry: atlas, owasp_llm, rejected (values)"
+    )
+    continued_as_new: bool | None = Field(
+        None, description="true: the run continued as new at least once; false: never"
     )
 
 

@@ -19,7 +19,10 @@ from engine.rehearsal.mock_activity import mock_activity
 from engine.rehearsal.models import Expect, Mocks, action_paths, approval_steps, bare_path, generic_path
 from engine.stack.processes import venv_binary
 from engine.worker import build_worker
-from engine.workflows.types import WORKFLOW_NAME, RunInput
+from engine.workflows.types import CONTINUE_AFTER_EVENTS, WORKFLOW_NAME, RunInput
+
+#: The shortest history a run may roll over at: a rehearsal with ``continue_as_new`` rolls often.
+ROLL_OVER_EVENTS = 20
 
 
 @dataclass
@@ -91,7 +94,15 @@ async def rehearse(
         async with build_worker(env.client, task_queue, activities=[mock_activity(mocks)]):
             state = await env.client.execute_workflow(
                 WORKFLOW_NAME,
-                RunInput(plan=plan, alert=alert, inputs=inputs, rehearsal_approvals=mocks.scripts()),
+                RunInput(
+                    plan=plan,
+                    alert=alert,
+                    inputs=inputs,
+                    rehearsal_approvals=mocks.scripts(),
+                    continue_after_events=ROLL_OVER_EVENTS
+                    if mocks.continue_as_new
+                    else CONTINUE_AFTER_EVENTS,
+                ),
                 id=f"rehearsal-{plan.name}-{uuid.uuid4().hex[:8]}",
                 task_queue=task_queue,
                 result_type=RunState,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.errors import RehearsalError
 from engine.plan.audit import AuditEvent
+from engine.plan.checkpoint import AuditCursor
 from engine.plan.conductor import ActionCall, ActionOutcome, ApprovalMock, Conductor, StepFailure
 from engine.plan.inputs import resolve_inputs
 from engine.plan.models import Plan
@@ -21,6 +23,8 @@ from engine.rehearsal.models import Mocks
 from engine.templating import TemplateEngine
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+#: Asked when every task is blocked: the task of the run that replaced the current one, or None.
+RollOver = Callable[[], Awaitable["asyncio.Task[Any] | None"]]
 
 
 class SimulatedExecutor:
@@ -37,6 +41,8 @@ class SimulatedExecutor:
         self.audit: dict[tuple[str, int], AuditEvent] = {}
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        #: While a rolled-over run is dropped: what it does on its way out is not recorded.
+        self.silenced = False
 
     def now(self) -> datetime:
         return EPOCH + timedelta(seconds=self.clock)
@@ -51,6 +57,8 @@ class SimulatedExecutor:
             raise StepFailure(str(exc), type=exc.type, retryable=exc.retryable) from None
 
     def _store(self, events: list[AuditEvent]) -> None:
+        if self.silenced:
+            return
         for event in events:
             self.audit[(event.run_id, event.seq)] = event
 
@@ -70,11 +78,12 @@ class SimulatedExecutor:
         return predicate()
 
     async def notify(self, notice: ApprovalNotice) -> list[MessageRef]:
-        self.notices.append(notice)
+        if not self.silenced:
+            self.notices.append(notice)
         return []
 
     async def notify_later(self, notice: ApprovalNotice) -> None:
-        self.notices.append(notice)
+        await self.notify(notice)
 
     async def drain(self) -> None:
         return None
@@ -100,15 +109,25 @@ class SimulatedExecutor:
             raise StepFailure(f"{playbook} {state.status.value}", type="ChildFailed", retryable=False)
         return state.run_id, state.outputs
 
-    async def drive(self, main: asyncio.Task[Any]) -> None:
-        """Fire timers in time order whenever every task is blocked, until ``main`` ends."""
+    async def drive(self, main: asyncio.Task[Any], roll_over: RollOver | None = None) -> None:
+        """Fire timers in time order whenever every task is blocked, until ``main`` ends.
+
+        ``roll_over`` is asked once per blocked moment before the next timer fires; when it returns
+        a task, that run replaced ``main`` (continued as new) and driving goes on with it.
+        """
+        rolled = False
         while not main.done():
             for _ in range(50):
                 await asyncio.sleep(0)
                 if main.done():
                     return
+            if roll_over is not None and not rolled:
+                rolled = True
+                main = await roll_over() or main
+                continue
             if not self._timers:
                 continue
+            rolled = False
             when, _, future = heapq.heappop(self._timers)
             self.clock = max(self.clock, when)
             if not future.done():
@@ -129,21 +148,64 @@ def _approval_mocks(mocks: Mocks) -> dict[str, ApprovalMock]:
 
 
 async def simulate(plan: Plan, alert: dict[str, Any], mocks: Mocks) -> tuple[RunState, SimulatedExecutor]:
-    """Conduct ``plan`` without Temporal; returns the final state and the executor (calls, clock)."""
+    """Conduct ``plan`` without Temporal; returns the final state and the executor (calls, clock).
+
+    With ``mocks.continue_as_new`` the run continues as new at every moment it is parked, the way
+    the workflow does: a checkpoint, then a fresh conductor resumed from it.
+    """
     engine = TemplateEngine()
     executor = SimulatedExecutor(plan, alert, mocks, engine)
-    state = _new_state(plan, executor.now(), "simulated-run")
-    conductor = Conductor(
-        plan,
-        state,
-        alert=alert,
-        inputs=resolve_inputs(plan, alert, mocks.inputs, engine),
-        executor=executor,
-        engine=engine,
-        approval_mocks=_approval_mocks(mocks),
-    )
-    task = asyncio.ensure_future(conductor.run())
-    await executor.drive(task)
-    if task.exception() is not None:
-        raise RehearsalError(f"simulation crashed: {task.exception()!r}")
-    return task.result(), executor
+    inputs = resolve_inputs(plan, alert, mocks.inputs, engine)
+
+    def conductor_of(state: RunState, resume_from: AuditCursor | None = None) -> Conductor:
+        return Conductor(
+            plan,
+            state,
+            alert=alert,
+            inputs=inputs,
+            executor=executor,
+            engine=engine,
+            approval_mocks=_approval_mocks(mocks),
+            resume_from=resume_from,
+        )
+
+    run = _Rollable(executor, conductor_of(_new_state(plan, executor.now(), "simulated-run")), conductor_of)
+    await executor.drive(run.task, run.roll_over if mocks.continue_as_new else None)
+    if run.task.exception() is not None:
+        raise RehearsalError(f"simulation crashed: {run.task.exception()!r}")
+    return run.task.result(), executor
+
+
+class _Rollable:
+    """The simulated run's current conductor and task; :meth:`roll_over` replaces both."""
+
+    def __init__(
+        self,
+        executor: SimulatedExecutor,
+        first: Conductor,
+        conductor_of: Callable[[RunState, AuditCursor], Conductor],
+    ) -> None:
+        self.executor = executor
+        self.conductor_of = conductor_of
+        self.conductor = first
+        self.task: asyncio.Task[RunState] = asyncio.ensure_future(first.run())
+
+    async def roll_over(self) -> asyncio.Task[RunState] | None:
+        """Continue as new when parked: the old task is dropped, as a closed Temporal run is."""
+        if not self.conductor.resumable():
+            return None
+        # A copy, as the workflow's checkpoint is serialised: the dropped task cannot touch it.
+        checkpoint = self.conductor.checkpoint().model_copy(deep=True)
+        self.executor.silenced = True  # its cancellation must leave no trace, as a closed run leaves none
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        self.executor.silenced = False
+        state = checkpoint.state
+        state.continuations += 1
+        self.conductor = self.conductor_of(state, checkpoint.audit)
+        self.conductor.record_event(
+            "run.continued", detail={"from_run": "simulated", "n": state.continuations}
+        )
+        self.task = asyncio.ensure_future(self.conductor.run())
+        return self.task
