@@ -160,7 +160,8 @@ class Conductor:
     async def _run_step(self, step: PlanStep, frame: Frame, prefix: str) -> StepRecord:
         record = self.resumed.pop(f"{prefix}{step.id}", None)
         if record is not None:  # from the checkpoint: done steps stay done, waits go on
-            if record.status.finished:
+            # Not by status: a decision the new run took before reaching its approval sets that.
+            if record.finished_at is not None:
                 frame.steps[step.id] = step_view(record)
                 return record
             self.reentered.add(record.path)
