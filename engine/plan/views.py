@@ -53,24 +53,24 @@ def not_run_views(steps: list[PlanStep]) -> dict[str, dict[str, Any]]:
     return views
 
 
-def action_steps(steps: list[PlanStep]) -> dict[str, PlanStep]:
-    """Every action step by id, nested ones included (ids are unique in a playbook)."""
+def steps_of_kind(steps: list[PlanStep], kind: StepKind) -> dict[str, PlanStep]:
+    """Every step of ``kind`` by id, nested ones included (ids are unique in a playbook)."""
     found: dict[str, PlanStep] = {}
     for step in steps:
-        if step.kind is StepKind.ACTION:
+        if step.kind is kind:
             found[step.id] = step
-        found.update(action_steps(step.children))
+        found.update(steps_of_kind(step.children, kind))
     return found
+
+
+def action_steps(steps: list[PlanStep]) -> dict[str, PlanStep]:
+    """Every action step by id, nested ones included."""
+    return steps_of_kind(steps, StepKind.ACTION)
 
 
 def approval_steps(steps: list[PlanStep]) -> dict[str, PlanStep]:
     """Every approval step by id, nested ones included."""
-    found: dict[str, PlanStep] = {}
-    for step in steps:
-        if step.kind is StepKind.APPROVAL:
-            found[step.id] = step
-        found.update(approval_steps(step.children))
-    return found
+    return steps_of_kind(steps, StepKind.APPROVAL)
 
 
 def parse_timestamp(value: Any, what: str) -> datetime:
