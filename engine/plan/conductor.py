@@ -71,7 +71,6 @@ class Conductor:
         self.action_steps = action_steps(plan.steps + plan.on_failure)
         #: Records a checkpoint brought along, by path, until the walk through the plan reaches them.
         self.resumed: dict[str, StepRecord] = {}
-        self.reentered: set[str] = set()
         self.closing = False
         if resume_from is not None:
             cursor = resume_from
@@ -159,12 +158,13 @@ class Conductor:
 
     async def _run_step(self, step: PlanStep, frame: Frame, prefix: str) -> StepRecord:
         record = self.resumed.pop(f"{prefix}{step.id}", None)
-        if record is not None:  # from the checkpoint: done steps stay done, waits go on
+        # From the checkpoint, already under way: its condition held when it started.
+        reentered = record is not None
+        if record is not None:  # done steps stay done, waits go on
             # Not by status: a decision the new run took before reaching its approval sets that.
             if record.finished_at is not None:
                 frame.steps[step.id] = step_view(record)
                 return record
-            self.reentered.add(record.path)
         else:
             record = StepRecord(
                 path=f"{prefix}{step.id}",
@@ -178,9 +178,7 @@ class Conductor:
                 record.started_at, "step.started", step=record.path, detail={"kind": step.kind.value}
             )
         try:
-            if record.path in self.reentered:
-                await self._dispatch(step, record, frame)
-            elif step.condition is not None and not self._evaluate(step.condition, frame):
+            if not reentered and step.condition is not None and not self._evaluate(step.condition, frame):
                 record.status = StepStatus.SKIPPED
             else:
                 await self._dispatch(step, record, frame)
