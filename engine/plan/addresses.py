@@ -11,6 +11,8 @@ step, to the run that owns the step (:func:`route`); the owning run also answers
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -78,3 +80,18 @@ def route(state: RunState, path: str) -> tuple[str, str] | None:
         return None
     cut, child = max(heads, key=lambda head: head[0])
     return child, path[cut:]
+
+
+_Entry = TypeVar("_Entry")
+
+
+def find_by_path(entries: Mapping[str, _Entry], path: str) -> _Entry | None:
+    """The entry for the step at ``path``: the exact item's first, then every item's
+    (``per_key.approve``), each by path or by bare id path (``alert`` for ``on_failure.alert``)."""
+    for candidate in (path, generic_path(path)):
+        found = entries.get(candidate) or next(
+            (entry for key, entry in entries.items() if bare_path(key) == bare_path(candidate)), None
+        )
+        if found is not None:
+            return found
+    return None

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.errors import ApprovalRefused
-from engine.plan.addresses import StepAddress, bare_path, generic_path, local_path
+from engine.plan.addresses import StepAddress, find_by_path, local_path
 from engine.plan.audit import AuditChain
 from engine.plan.edits import check_edits, edit_trail
 from engine.plan.executor import ApprovalMock, Executor
@@ -199,15 +199,8 @@ class ApprovalDesk:
         return await self.executor.wait_until(lambda: approval.decision is not None, window_s)
 
     def _mock(self, qualified: str) -> ApprovalMock | None:
-        """The rehearsal's script for the approval at ``qualified``: the exact item's, then every
-        item's (``per_key.approve``), each by path or by bare id path."""
-        for candidate in (qualified, generic_path(qualified)):
-            found = self.mocks.get(candidate) or next(
-                (m for key, m in self.mocks.items() if bare_path(key) == bare_path(candidate)), None
-            )
-            if found is not None:
-                return found
-        return None
+        """The rehearsal's script for the approval at ``qualified`` (exact item, every item, bare id)."""
+        return find_by_path(self.mocks, qualified)
 
     def address(self, path: str) -> StepAddress:
         """The step at ``path`` (this run's own path, or its qualified one) in this run."""

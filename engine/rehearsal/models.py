@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.plan.addresses import bare_path, generic_path
+from engine.plan.addresses import bare_path, find_by_path, generic_path
 from engine.plan.models import Plan, PlanStep, StepKind
 from engine.plan.state import Decision, RunStatus, StepStatus
 from engine.spec.models import Duration, parse_duration
@@ -88,13 +88,7 @@ class Mocks(_Strict):
     def for_path(self, path: str) -> ActionMock | None:
         """The mock of an action at ``path``: the exact item first, then every item, then the bare id
         (``alert_humans`` for ``on_failure.alert_humans``)."""
-        for candidate in (path, generic_path(path)):
-            found = self.actions.get(candidate) or next(
-                (mock for key, mock in self.actions.items() if bare_path(key) == bare_path(candidate)), None
-            )
-            if found is not None:
-                return found
-        return None
+        return find_by_path(self.actions, path)
 
     def scripts(self) -> dict[str, ApprovalScript]:
         """Approval scripts keyed by step path."""
