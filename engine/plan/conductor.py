@@ -22,8 +22,9 @@ from engine.plan.checkpoint import AuditCursor, RunCheckpoint, parked, take_chec
 from engine.plan.executor import ActionCall, ActionOutcome, ApprovalMock, Executor, StepFailure
 from engine.plan.frame import BlockFailed, Frame
 from engine.plan.models import Plan, PlanStep, StepKind
+from engine.plan.packed import composed_dict, composed_list
 from engine.plan.state import Attempt, Decision, RunState, RunStatus, StepRecord, StepStatus
-from engine.plan.views import action_steps, not_run_views, parse_timestamp, run_view, step_view
+from engine.plan.views import StepViews, action_steps, not_run_views, parse_timestamp, run_view, step_view
 from engine.spec.models import OnError
 from engine.templating import TemplateEngine
 
@@ -296,7 +297,7 @@ class Conductor:
         gate = asyncio.Semaphore(step.max_parallel)
         failures: list[BlockFailed] = []
 
-        async def one(index: int, item: Any) -> dict[str, Any] | None:
+        async def one(index: int, item: Any) -> Any:
             async with gate:
                 if failures:
                     return None
@@ -305,10 +306,12 @@ class Conductor:
                     await self._run_block(step.children, inner, f"{record.path}[{index}].")
                 except BlockFailed as failed:
                     failures.append(failed)
-                return {c.id: inner.steps[c.id]["output"] for c in step.children if c.id in inner.steps}
+                return composed_dict(
+                    {c.id: inner.steps[c.id]["output"] for c in step.children if c.id in inner.steps}
+                )
 
         outputs = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
-        record.output = list(outputs)
+        record.output = composed_list(list(outputs))
         if failures:
             raise failures[0]
         record.status = StepStatus.SUCCEEDED
@@ -316,9 +319,9 @@ class Conductor:
     async def _parallel(self, step: PlanStep, record: StepRecord, frame: Frame) -> None:
         prefix = f"{record.path}."
         results = await asyncio.gather(*(self._run_step(child, frame, prefix) for child in step.children))
-        record.output = {
-            child.id: result.output for child, result in zip(step.children, results, strict=True)
-        }
+        record.output = composed_dict(
+            {child.id: result.output for child, result in zip(step.children, results, strict=True)}
+        )
         for child, result in zip(step.children, results, strict=True):
             if result.status is StepStatus.FAILED and child.on_error is OnError.FAIL:
                 raise BlockFailed(result)
@@ -394,7 +397,7 @@ class Conductor:
 
     # -- templates ----------------------------------------------------------------------------------------
     def _context(self, frame: Frame) -> dict[str, Any]:
-        return {**self.base_context, "steps": frame.steps, **frame.variables}
+        return {**self.base_context, "steps": StepViews(frame.steps), **frame.variables}
 
     def _evaluate(self, condition: str, frame: Frame) -> bool:
         return bool(self.engine.evaluate(condition, self._context(frame)))

@@ -7,10 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, field_serializer
 
 from engine.classification.tags import Classification
 from engine.plan.models import StepKind
+from engine.plan.packed import unpacked
 
 
 class StepStatus(StrEnum):
@@ -95,6 +96,7 @@ class StepRecord(BaseModel):
     started_at: datetime
     finished_at: datetime | None = None
     attempts: list[Attempt] = Field(default_factory=list)
+    #: What the step gave; inside a run a large one may be a PackedOutput, serialized as its value.
     output: Any = None
     error_type: str | None = None
     error: str | None = None
@@ -103,10 +105,14 @@ class StepRecord(BaseModel):
     #: Arguments an approver changed before this (guarded) action ran: the values it ran with.
     edited_args: dict[str, Any] = Field(default_factory=dict)
 
+    @field_serializer("output", mode="wrap")
+    def _output_value(self, output: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        return handler(unpacked(output))
+
     @property
     def output_summary(self) -> str:
         """A one-line summary of the output for timelines."""
-        return summarize(self.output)
+        return summarize(unpacked(self.output))
 
 
 class JoinedAlert(BaseModel):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from engine.errors import TemplateError
 from engine.plan.approvals import approved
 from engine.plan.models import Plan, PlanStep, StepKind
+from engine.plan.packed import PackedOutput
 from engine.plan.state import RunState, StepRecord
 
 
@@ -36,6 +38,32 @@ def step_view(record: StepRecord) -> dict[str, Any]:
         view["decided_by"] = record.approval.decided_by
         view["reason"] = record.approval.reason
     return view
+
+
+class StepViews(Mapping[str, dict[str, Any]]):
+    """``steps`` as one render sees it: a packed output is parsed when first read, then reused.
+
+    Made for each render and dropped after it, so a parked run holds only the packed text.
+    """
+
+    def __init__(self, views: dict[str, dict[str, Any]]) -> None:
+        self._views = views
+        self._read: dict[str, dict[str, Any]] = {}
+
+    def __getitem__(self, step_id: str) -> dict[str, Any]:
+        view = self._read.get(step_id)
+        if view is None:
+            view = self._views[step_id]
+            if isinstance(view.get("output"), PackedOutput):
+                view = {**view, "output": view["output"].value()}
+            self._read[step_id] = view
+        return view
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
 
 
 NOT_RUN = "not_run"

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from engine.errors import FirelineError
     from engine.plan.conductor import ApprovalMock, Conductor
+    from engine.plan.packed import pack_json
     from engine.plan.shared import shared_plan
     from engine.plan.state import JoinedAlert, RunReset, RunState, StepRecord
     from engine.workflows.types import (
@@ -46,6 +47,8 @@ class PlaybookRun:
         alert = run_input.alert
         checkpoint, run_input.resume = run_input.resume, None  # held once, in the state below
         self.resumed = checkpoint is not None
+        for record in checkpoint.state.steps if checkpoint else []:
+            record.output = pack_json(record.output)  # read back from history: plain JSON
         self.state = (
             checkpoint.state
             if checkpoint

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.plan.conductor import ActionCall, ActionOutcome, StepFailure
     from engine.plan.inputs import resolve_inputs
     from engine.plan.notices import ApprovalNotice, MessageRef, NoticeKind
+    from engine.plan.packed import pack_json
     from engine.plan.state import RunState
     from engine.templating import TemplateEngine
     from engine.workflows.types import (
@@ -94,7 +95,7 @@ class TemporalExecutor:
         except ActivityError as err:
             raise _as_failure(err) from None
         return ActionOutcome(
-            result.output,
+            pack_json(result.output),  # decoded from the activity's JSON, so packing loses nothing
             audit_stored=result.audit_stored,
             audit_enabled=result.audit_enabled,
             audit_stored_seqs=tuple(result.audit_stored_seqs),
