@@ -12,7 +12,7 @@ from temporalio.client import Client, Interceptor, WorkflowExecutionStatus, Work
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
@@ -21,7 +21,6 @@ from engine.codec import data_converter
 from engine.errors import ApprovalRefused, RunNotFound
 from engine.metrics import FirelineInterceptor, make_runtime
 from engine.observability import setup_tracing
-from engine.plan.addresses import StepAddress, route
 from engine.plan.approvals import already_decided
 from engine.plan.models import Plan
 from engine.plan.state import Decision, JoinedAlert, RunState, StepRecord
@@ -31,6 +30,7 @@ from engine.templating import TemplateEngine
 from engine.workflows.types import (
     CONTINUE_AFTER_EVENTS,
     DECIDE_UPDATE,
+    DECISION_ELSEWHERE,
     JOIN_SIGNAL,
     STATUS_QUERY,
     WORKFLOW_NAME,
@@ -248,6 +248,10 @@ async def status(client: Client, run_id: str) -> RunState:
         raise
 
 
+#: Children of children of...: deeper than any playbook nests (the compiler refuses cycles).
+MAX_NESTING = 16
+
+
 async def decide(
     client: Client,
     run_id: str,
@@ -266,12 +270,9 @@ async def decide(
     validator checks them against that action's schema. Of two decisions on one approval the first
     wins; the second is refused with who decided and when.
 
-    ``step`` may be a qualified path (``breach.authority_approval``): the decision goes to the
-    child run that owns the step (:func:`locate`).
+    ``step`` may be a qualified path (``breach.authority_approval``): a run's validator refuses a
+    step of a child run it started, naming that run, and the decision goes on there.
     """
-    where = await locate(client, run_id, step)
-    run_id, step = where.run_id, where.path
-    handle = client.get_workflow_handle(run_id)
     request = DecisionRequest(
         step=step,
         decision=decision,
@@ -281,35 +282,35 @@ async def decide(
         via=via,
         edits=edits or {},
     )
+    # One round trip for a step of this run; a run refuses a child's step naming the child.
+    for _ in range(MAX_NESTING):
+        try:
+            return await _send_decision(client, run_id, request)
+        except _DecisionElsewhere as hop:
+            run_id, request = hop.run_id, request.model_copy(update={"step": hop.path})
+    raise ApprovalRefused(f"{step}: nested more than {MAX_NESTING} child runs deep")
+
+
+class _DecisionElsewhere(Exception):
+    def __init__(self, run_id: str, path: str) -> None:
+        self.run_id, self.path = run_id, path
+
+
+async def _send_decision(client: Client, run_id: str, request: DecisionRequest) -> StepRecord:
+    handle = client.get_workflow_handle(run_id)
     try:
         record: StepRecord = await handle.execute_update(DECIDE_UPDATE, request, result_type=StepRecord)
         return record
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == DECISION_ELSEWHERE:
+            child, path = cause.details
+            raise _DecisionElsewhere(str(child), str(path)) from None
         raise ApprovalRefused(getattr(cause, "message", str(cause))) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
-            raise await _closed_run_refusal(client, run_id, step) from None
+            raise await _closed_run_refusal(client, run_id, request.step) from None
         raise
-
-
-#: Children of children of...: deeper than any playbook nests (the compiler refuses cycles).
-MAX_NESTING = 16
-
-
-async def locate(client: Client, run_id: str, step: str) -> StepAddress:
-    """The run that owns ``step`` and its path there, following ``playbook:`` steps down from ``run_id``.
-
-    A run that does not know the path and started no child it could be in owns it anyway: its
-    ``decide`` Update then says what is pending.
-    """
-    owner, path = run_id, step
-    for _ in range(MAX_NESTING):
-        hop = route(await status(client, owner), path)
-        if hop is None:
-            break
-        owner, path = hop
-    return StepAddress(run_id=owner, path=path, prefix=step[: len(step) - len(path)])
 
 
 async def _closed_run_refusal(client: Client, run_id: str, step: str) -> Exception:

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from engine.errors import FirelineError
+    from engine.plan.addresses import route
     from engine.plan.conductor import ApprovalMock, Conductor
     from engine.plan.packed import pack_json
     from engine.plan.shared import shared_plan
@@ -21,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.workflows.types import (
         CONTINUE_AS_NEW_PATCH,
         DECIDE_UPDATE,
+        DECISION_ELSEWHERE,
         JOIN_MANY_SIGNAL,
         JOIN_SIGNAL,
         LEAN_MEMO_PATCH,
@@ -193,6 +195,16 @@ class PlaybookRun:
 
     @decide.validator
     def _validate_decide(self, request: DecisionRequest) -> None:
+        hop = route(self.state, request.step)
+        if hop is not None:  # a step of a child run this run started: refused here, sent on there
+            child, path = hop
+            raise ApplicationError(
+                f"{request.step} is decided in child run {child}",
+                child,
+                path,
+                type=DECISION_ELSEWHERE,
+                non_retryable=True,
+            )
         try:
             self.conductor.check_decision(
                 request.step, request.by, request.groups, request.decision, request.reason, request.edits

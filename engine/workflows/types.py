@@ -29,6 +29,9 @@ AUDIT_PATCH = "audit-trail-v1"
 AUDIT_LOCAL_PATCH = "audit-local-v1"
 STATUS_QUERY = "status"
 DECIDE_UPDATE = "decide"
+#: The ``decide`` validator's refusal when the step belongs to a child run: details are that run's
+#: id and the step's path there, so the client sends the decision on (no status query first).
+DECISION_ELSEWHERE = "DecisionElsewhere"
 JOIN_SIGNAL = "alert_joined"
 #: Several repeats at once (the receiver's hand-over coalesces a storm's repeats per run).
 JOIN_MANY_SIGNAL = "alerts_joined"
