@@ -42,23 +42,38 @@ async def baseline_five(client: Client, queue: str) -> float:
     return time.perf_counter() - started
 
 
+async def _request_out(client: Client, workflow_id: str, deadline: float) -> None:
+    """Wait until nothing the run started is still in flight (the engine's approval notice).
+
+    A responder decides after the request reached them, so the decision is timed from there on
+    both sides; the hand-written workflow has nothing in flight by then.
+    """
+    handle = client.get_workflow_handle(workflow_id)
+    while (await handle.describe()).raw_description.pending_activities:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{workflow_id}: its approval request never went out")
+        await asyncio.sleep(0.01)
+
+
 async def wait_parked_engine(client: Client, run_id: str, within_s: float = 60) -> None:
-    """Poll the status query until the run waits on its approval."""
+    """Poll the status query until the run waits on its approval and its request is out."""
     deadline = time.monotonic() + within_s
     while not (await fl.status(client, run_id)).pending_approvals():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{run_id} did not reach its approval")
         await asyncio.sleep(0.01)
+    await _request_out(client, run_id, deadline)
 
 
 async def wait_parked_baseline(client: Client, workflow_id: str, within_s: float = 60) -> None:
-    """Poll the ``waiting`` query until the workflow waits on its Update."""
+    """Poll the ``waiting`` query until the workflow waits on its Update (then as the engine)."""
     handle = client.get_workflow_handle(workflow_id)
     deadline = time.monotonic() + within_s
     while not await handle.query(baseline.Approval.is_waiting):
         if time.monotonic() > deadline:
             raise TimeoutError(f"{workflow_id} did not reach its approval")
         await asyncio.sleep(0.01)
+    await _request_out(client, workflow_id, deadline)
 
 
 async def start_engine_approval(client: Client, plan: Plan, queue: str) -> str:

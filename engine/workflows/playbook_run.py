@@ -87,10 +87,10 @@ class PlaybookRun:
 
     @workflow.run
     async def run(self, run_input: RunInput) -> RunState:
-        self.lean_memo = workflow.patched(LEAN_MEMO_PATCH)
+        self.lean_memo = self.executor.patches.applies(LEAN_MEMO_PATCH)
         if not self.lean_memo:
             self._publish()
-        if not workflow.patched(CONTINUE_AS_NEW_PATCH):
+        if not self.executor.patches.applies(CONTINUE_AS_NEW_PATCH):
             try:
                 await self.conductor.run()
             except asyncio.CancelledError:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.plan.packed import pack_json
     from engine.plan.state import RunState
     from engine.templating import TemplateEngine
+    from engine.workflows.patches import Patches
     from engine.workflows.types import (
         ACTIVITY_NAME,
         AUDIT_ACTIVITY,
@@ -55,6 +56,7 @@ class TemporalExecutor:
         self.reset_note_missing: Callable[[], bool] = lambda: False
         #: Activities and child runs awaited right now; the run only continues as new at zero.
         self.busy = 0
+        self.patches = Patches()
 
     def idle(self) -> bool:
         """True when nothing this executor started is still in flight."""
@@ -102,7 +104,7 @@ class TemporalExecutor:
         )
 
     async def store_audit(self, events: list[AuditEvent]) -> bool:
-        if not workflow.patched(AUDIT_PATCH):
+        if not self.patches.applies(AUDIT_PATCH):
             return False
         self.busy += 1
         try:
@@ -113,7 +115,7 @@ class TemporalExecutor:
     async def _store_audit(self, events: list[AuditEvent]) -> bool:
         retry = RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=1))
         try:
-            if workflow.patched(AUDIT_LOCAL_PATCH):
+            if self.patches.applies(AUDIT_LOCAL_PATCH):
                 # Same write, same acknowledgement (only after Elasticsearch answered), in this worker.
                 stored: bool = await workflow.execute_local_activity(
                     AUDIT_ACTIVITY,
@@ -138,7 +140,7 @@ class TemporalExecutor:
         return stored
 
     async def notify(self, notice: ApprovalNotice) -> list[MessageRef]:
-        if not workflow.patched(NOTICES_PATCH):
+        if not self.patches.applies(NOTICES_PATCH):
             return []
         self.busy += 1
         try:
@@ -164,10 +166,10 @@ class TemporalExecutor:
         if (
             notice.kind is NoticeKind.DECIDED
             and not notice.messages
-            and workflow.patched(DECIDED_NEEDS_MESSAGE_PATCH)
+            and self.patches.applies(DECIDED_NEEDS_MESSAGE_PATCH)
         ):
             return  # no notifier posted the request: there is no message to update, and no round trip
-        if not workflow.patched(BACKGROUND_NOTICES_PATCH):
+        if not self.patches.applies(BACKGROUND_NOTICES_PATCH):
             await self.notify(notice)
             return
         # Reminders and "decided" updates must not hold up the run; they are awaited at its end.
@@ -177,7 +179,7 @@ class TemporalExecutor:
         if self.background:
             await asyncio.gather(*self.background)
             self.background.clear()
-        if self.reset_note_missing() and workflow.patched(RESET_NOTE_PATCH):
+        if self.reset_note_missing() and self.patches.applies(RESET_NOTE_PATCH):
             # The note follows the reset within moments; without it the trail could not say who reset.
             await self.wait_until(lambda: not self.reset_note_missing(), RESET_NOTE_WAIT_S)
 

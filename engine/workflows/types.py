@@ -42,6 +42,9 @@ RESET_NOTE_PATCH = "reset-note-v1"
 RESET_NOTE_WAIT_S = 60.0
 #: A parked run continues as new (a fresh history) before its history grows too long.
 CONTINUE_AS_NEW_PATCH = "continue-as-new-v1"
+#: Runs started since record this one marker for every patch above (see engine.workflows.patches).
+#: A later change gets a patch of its own, called with ``workflow.patched``, until a newer bundle.
+FEATURES_PATCH = "features-2026-12"
 #: History length at which a parked run continues as new, unless the server suggests it sooner.
 CONTINUE_AFTER_EVENTS = 10_000
 

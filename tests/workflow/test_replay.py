@@ -8,12 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, Worker
 
+from engine import client as fl
+from engine.plan.state import Decision
 from engine.worker import workflow_runner
 from engine.workflows.playbook_run import PlaybookRun
+from engine.workflows.types import FEATURES_PATCH
+from tests.workflow.test_playbook_run import APPROVAL_PLAYBOOK, alert, plan_of, wait_for
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 
@@ -30,3 +34,26 @@ async def test_history_replays(path: Path) -> None:
 
 def test_there_are_histories_to_replay() -> None:
     assert len(HISTORIES) >= 2
+
+
+async def test_a_new_run_records_one_patch_marker_for_every_covered_patch(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    run = await fl.start_run(client, plan_of(APPROVAL_PLAYBOOK), alert(), {}, task_queue=task_queue)
+    await wait_for(client, run.run_id, lambda s: s.pending_approvals())
+    await fl.decide(client, run.run_id, "approve", Decision.APPROVE, "user:U1")
+    await client.get_workflow_handle(run.run_id).result()
+    history = await client.get_workflow_handle(run.run_id).fetch_history()
+    markers = [
+        e.marker_recorded_event_attributes
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    patch_ids = [
+        pydantic_data_converter.payload_converter.from_payload(m.details["patch-data"].payloads[0])["id"]
+        for m in markers
+    ]
+    # Notices, the lean memo and continue-as-new all apply, with one marker and one visibility write.
+    assert patch_ids == [FEATURES_PATCH]
+    upserts = [e for e in history.events if e.HasField("upsert_workflow_search_attributes_event_attributes")]
+    assert len(upserts) == 1
