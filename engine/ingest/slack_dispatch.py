@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -66,29 +65,6 @@ class AuditKind(StrEnum):
     EDIT_STARTED = "slack.edit_started"
     MESSAGE_UPDATE_FAILED = "slack.message_update_failed"
     IGNORED = "slack.ignored"
-
-
-# The workflow's refusal of a second decision names the first, open run or finished
-# (engine.plan.approvals.already_decided): "approve was already approved by user:U1 at <T> via cli";
-# a timeout reads "approve was already rejected at <T>: nobody decided before the deadline".
-_ALREADY = re.compile(
-    r"\bwas already (approved|rejected)(?: by ((?:user|group):[A-Za-z0-9._@-]+))?"
-    r" at (\d{4}-\d\d-\d\dT\d\d:\d\d)"
-)
-
-
-def refusal_text(message: str) -> str:
-    """What the clicker reads when the workflow refused the decision: who decided first, and when."""
-    decided = _ALREADY.search(message)
-    if decided and decided.group(2) is None:
-        return f":hourglass: This approval already timed out ({decided.group(1)}); nothing changed."
-    if decided:
-        verb, who, when = decided.groups()
-        return (
-            f":information_source: Already {verb} by {blocks.mention(who)} "
-            f"at {when.replace('T', ' ')} UTC; nothing changed."
-        )
-    return f":no_entry_sign: Your decision was not recorded: {blocks.escape(message)}"
 
 
 class SlackInteractionDispatcher:
@@ -319,7 +295,7 @@ class SlackInteractionDispatcher:
             await self.audit(
                 {**event, "kind": AuditKind.DECISION_REFUSED, "groups": groups, "reason": str(exc)}
             )
-            await self._ephemeral(channel, user, refusal_text(str(exc)))
+            await self._ephemeral(channel, user, blocks.refusal_text(str(exc)))
             return None
         except RunNotFound:
             await self.audit(

@@ -29,15 +29,7 @@ from engine.spec.models import OnError
 from engine.templating import TemplateEngine
 
 MAX_LOOP_ITEMS = 1000
-__all__ = [
-    "ActionCall",
-    "ActionOutcome",
-    "ApprovalMock",
-    "Conductor",
-    "Executor",
-    "StepFailure",
-    "step_view",
-]
+__all__ = ["ActionCall", "ActionOutcome", "ApprovalMock", "Conductor", "Executor", "StepFailure", "step_view"]
 
 
 class Conductor:

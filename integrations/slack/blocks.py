@@ -6,6 +6,7 @@ Everything shown here may come from alert data, so text is escaped for Slack's m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -300,3 +301,26 @@ def carried_context(blocks: object) -> tuple[str, str | None]:
 
 def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+# The workflow's refusal of a second decision names the first, open run or finished
+# (engine.plan.approvals.already_decided): "approve was already approved by user:U1 at <T> via cli";
+# a timeout reads "approve was already rejected at <T>: nobody decided before the deadline".
+_ALREADY = re.compile(
+    r"\bwas already (approved|rejected)(?: by ((?:user|group):[A-Za-z0-9._@-]+))?"
+    r" at (\d{4}-\d\d-\d\dT\d\d:\d\d)"
+)
+
+
+def refusal_text(message: str) -> str:
+    """What the clicker reads when the workflow refused the decision: who decided first, and when."""
+    decided = _ALREADY.search(message)
+    if decided and decided.group(2) is None:
+        return f":hourglass: This approval already timed out ({decided.group(1)}); nothing changed."
+    if decided:
+        verb, who, when = decided.groups()
+        return (
+            f":information_source: Already {verb} by {mention(who)} "
+            f"at {when.replace('T', ' ')} UTC; nothing changed."
+        )
+    return f":no_entry_sign: Your decision was not recorded: {escape(message)}"

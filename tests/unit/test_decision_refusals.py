@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.ingest.slack_dispatch import refusal_text
 from engine.plan.approvals import already_decided
 from engine.plan.models import StepKind
 from engine.plan.state import ApprovalRecord, Decision, StepRecord, StepStatus
+from integrations.slack.blocks import refusal_text
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
