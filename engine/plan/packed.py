@@ -13,6 +13,7 @@ back from history): ``json.dumps`` would silently turn a rehearsal mock's intege
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,17 +36,13 @@ def pack_json(value: Any) -> Any:
     """``value`` (decoded from JSON) as a :class:`PackedOutput` when its text is long, else as it is."""
     if not isinstance(value, dict | list):
         return value
-    text = json.dumps(value, separators=(",", ":"))
+    text = _text(value)
     return PackedOutput(text) if len(text) >= PACK_FROM_CHARS else value
 
 
 def unpacked(value: Any) -> Any:
     """The plain value of an output that may be packed."""
     return value.value() if isinstance(value, PackedOutput) else value
-
-
-def _text(value: Any) -> str:
-    return value.text if isinstance(value, PackedOutput) else json.dumps(value, separators=(",", ":"))
 
 
 def composed_dict(parts: dict[str, Any]) -> Any:
@@ -56,19 +53,24 @@ def composed_dict(parts: dict[str, Any]) -> Any:
     """
     if not any(isinstance(part, PackedOutput) for part in parts.values()):
         return parts
-    try:
-        body = ",".join(f"{json.dumps(key)}:{_text(part)}" for key, part in parts.items())
-    except (TypeError, ValueError):  # a part that is not plain JSON: hold the whole as objects
-        return {key: unpacked(part) for key, part in parts.items()}
-    return PackedOutput("{" + body + "}")
+    joined = _joined("{", "}", ((f"{json.dumps(key)}:", part) for key, part in parts.items()))
+    return joined or {key: unpacked(part) for key, part in parts.items()}
 
 
 def composed_list(parts: list[Any]) -> Any:
     """A loop's output (one entry per pass) built like :func:`composed_dict`."""
     if not any(isinstance(part, PackedOutput) for part in parts):
         return parts
+    return _joined("[", "]", (("", part) for part in parts)) or [unpacked(part) for part in parts]
+
+
+def _text(value: Any) -> str:
+    return value.text if isinstance(value, PackedOutput) else json.dumps(value, separators=(",", ":"))
+
+
+def _joined(opening: str, closing: str, parts: Iterable[tuple[str, Any]]) -> PackedOutput | None:
+    """The parts' JSON joined into one packed output, or None when a part is not plain JSON."""
     try:
-        body = ",".join(_text(part) for part in parts)
+        return PackedOutput(opening + ",".join(label + _text(part) for label, part in parts) + closing)
     except (TypeError, ValueError):
-        return [unpacked(part) for part in parts]
-    return PackedOutput("[" + body + "]")
+        return None
