@@ -17,7 +17,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.errors import TemplateLimitExceeded
-from engine.templating.filters import FILTERS
+from engine.templating.filters import FILTERS, json_default
 from engine.templating.guards import check_method_call, guard_filter
 from engine.templating.legal_filters import LEGAL_FILTERS
 from engine.templating.limits import (
@@ -65,6 +65,8 @@ class FirelineEnvironment(ImmutableSandboxedEnvironment):
         self.filters = {name: guard_filter(name, f, limits) for name, f in filters.items()}
         self.filters[ITERATE_FILTER] = _iterate
         self.filters[EMIT_FILTER] = self._make_emit()
+        # Jinja's `tojson` writes what `to_json` can: any mapping (`steps` is one), dates, sets.
+        self.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": json_default}
 
     def _range(self, *args: int) -> range:
         numbers = range(*args)

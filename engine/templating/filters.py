@@ -57,7 +57,8 @@ def add_days(value: Any, days: Any) -> str:
     return _shift(value, days * 24, "add_days")
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """What ``json.dumps`` cannot write itself, as JSON data (or a TemplateError saying so)."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if isinstance(value, datetime):
@@ -76,7 +77,7 @@ def to_json(value: Any) -> str:
     try:
         return json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-            default=_json_default,
+            default=json_default,
         )  # fmt: skip
     except (TypeError, ValueError) as exc:
         raise TemplateError(f"to_json: {exc}") from None

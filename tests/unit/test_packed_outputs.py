@@ -17,6 +17,7 @@ from engine.plan.packed import (
 )
 from engine.plan.state import StepRecord
 from engine.plan.views import StepViews, step_view
+from engine.templating import TemplateEngine
 
 HITS = {
     "hits": [{"_source": {"msg": f"hit {n} \u00e9\u2603", "score": n / 7}} for n in range(30)],
@@ -72,3 +73,13 @@ def test_step_views_parse_a_packed_output_once_per_render() -> None:
     assert views["evidence"] is views["evidence"]  # one parse for the whole render
     assert isinstance(held["evidence"]["output"], PackedOutput)  # the run keeps the text
     assert list(views) == ["evidence"] and len(views) == 1
+
+
+def test_templates_that_write_all_steps_as_json_see_the_values() -> None:
+    record = StepRecord(path="evidence", id="evidence", kind=StepKind.ACTION, started_at=datetime.now(UTC))
+    record.output = pack_json(HITS)
+    engine = TemplateEngine()
+    context = {"steps": StepViews({"evidence": step_view(record)})}
+    for template in ("{{ steps | tojson }}", "{{ steps | to_json }}"):
+        written = json.loads(engine.render(template, context))
+        assert written["evidence"]["output"] == HITS, template
