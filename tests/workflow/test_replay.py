@@ -16,7 +16,7 @@ from engine import client as fl
 from engine.plan.state import Decision
 from engine.worker import workflow_runner
 from engine.workflows.playbook_run import PlaybookRun
-from engine.workflows.types import FEATURES_PATCH
+from engine.workflows.types import FEATURES_PATCH, NOTIFY_ACTIVITY
 from tests.workflow.test_playbook_run import APPROVAL_PLAYBOOK, alert, plan_of, wait_for
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
@@ -57,3 +57,11 @@ async def test_a_new_run_records_one_patch_marker_for_every_covered_patch(
     assert patch_ids == [FEATURES_PATCH]
     upserts = [e for e in history.events if e.HasField("upsert_workflow_search_attributes_event_attributes")]
     assert len(upserts) == 1
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert NOTIFY_ACTIVITY in scheduled  # the approval notice went out: its patch applies
+    memo_writes = [e for e in history.events if e.HasField("workflow_properties_modified_event_attributes")]
+    assert len(memo_writes) == 1  # lean memo: the run only writes its final status
