@@ -58,7 +58,7 @@ def add_days(value: Any, days: Any) -> str:
 
 
 def json_default(value: Any) -> Any:
-    """What ``json.dumps`` cannot write itself, as JSON data (or a TemplateError saying so)."""
+    """What ``json.dumps`` cannot write itself, as JSON data (or a TypeError saying so)."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if isinstance(value, datetime):
@@ -69,7 +69,8 @@ def json_default(value: Any) -> Any:
         return list(value)
     if isinstance(value, Mapping):
         return dict(value)
-    raise TemplateError(f"to_json: a {type(value).__name__} cannot be written as JSON")
+    # A TypeError, as json.dumps raises: to_json names itself in front, tojson as Jinja reports it.
+    raise TypeError(f"a {type(value).__name__} cannot be written as JSON")
 
 
 def to_json(value: Any) -> str:
