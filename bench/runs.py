@@ -56,9 +56,9 @@ async def _request_out(client: Client, workflow_id: str, deadline: float) -> Non
 
 
 async def wait_parked_engine(client: Client, run_id: str, within_s: float = 60) -> None:
-    """Poll the status query until the run waits on its approval and its request is out."""
+    """Poll the pending-approvals query until the run waits on its approval and its request is out."""
     deadline = time.monotonic() + within_s
-    while not (await fl.status(client, run_id)).pending_approvals():
+    while not await fl.pending_approvals(client, run_id):
         if time.monotonic() > deadline:
             raise TimeoutError(f"{run_id} did not reach its approval")
         await asyncio.sleep(0.01)

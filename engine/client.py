@@ -32,6 +32,7 @@ from engine.workflows.types import (
     DECIDE_UPDATE,
     DECISION_ELSEWHERE,
     JOIN_SIGNAL,
+    PENDING_QUERY,
     STATUS_QUERY,
     WORKFLOW_NAME,
     DecisionRequest,
@@ -242,6 +243,22 @@ async def status(client: Client, run_id: str) -> RunState:
     try:
         state: RunState = await handle.query(STATUS_QUERY, result_type=RunState)
         return state
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise RunNotFound(f"no run {run_id!r}") from None
+        raise
+
+
+async def pending_approvals(client: Client, run_id: str) -> list[StepRecord]:
+    """The run's approvals still waiting for a decision: a small answer for pollers.
+
+    Use it rather than :func:`status` to wait until a run is parked: the worker keeps each run's
+    last query answer until the run's next activation, and a status answer carries every output.
+    """
+    handle = client.get_workflow_handle(run_id)
+    try:
+        pending: list[StepRecord] = await handle.query(PENDING_QUERY, result_type=list[StepRecord])
+        return pending
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise RunNotFound(f"no run {run_id!r}") from None

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         JOIN_MANY_SIGNAL,
         JOIN_SIGNAL,
         LEAN_MEMO_PATCH,
+        PENDING_QUERY,
         RESET_SIGNAL,
         STATUS_QUERY,
         WORKFLOW_NAME,
@@ -172,6 +173,11 @@ class PlaybookRun:
     def status(self) -> RunState:
         """The live timeline."""
         return self.state
+
+    @workflow.query(name=PENDING_QUERY)
+    def pending_approvals(self) -> list[StepRecord]:
+        """The approvals of this run still waiting for a decision (a child's are in its own run)."""
+        return self.state.pending_approvals()
 
     @workflow.update(name=DECIDE_UPDATE)
     def decide(self, request: DecisionRequest) -> StepRecord:

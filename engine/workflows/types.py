@@ -28,6 +28,10 @@ AUDIT_PATCH = "audit-trail-v1"
 #: Events no action carried (the run's end) are stored by a local activity: no extra server round trip.
 AUDIT_LOCAL_PATCH = "audit-local-v1"
 STATUS_QUERY = "status"
+#: Only the approvals still waiting: what a poller asks when it needs to know whether a run is
+#: parked. The SDK keeps a run's last answer until its next activation, so a parked run polled
+#: this way holds a few hundred bytes, not its whole timeline with every step's output.
+PENDING_QUERY = "pending_approvals"
 DECIDE_UPDATE = "decide"
 #: The ``decide`` validator's refusal when the step belongs to a child run: details are that run's
 #: id and the step's path there, so the client sends the decision on (no status query first).

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from engine import client as fl
-from engine.errors import ApprovalRefused
+from engine.errors import ApprovalRefused, RunNotFound
 from engine.plan.compile import compile_plan
 from engine.plan.models import Plan
 from engine.plan.state import Decision, RunState, RunStatus, StepStatus
@@ -117,6 +117,25 @@ async def test_approval_decided_once_by_an_allowed_approver(
     ]
     assert len(accepted) == 1
     assert b"user:bob" in accepted[0].SerializeToString()
+
+
+async def test_pending_approvals_answers_only_what_waits(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    run = await fl.start_run(client, plan_of(APPROVAL_PLAYBOOK), alert(), {}, task_queue=task_queue)
+    state = await wait_for(client, run.run_id, lambda s: s.pending_approvals())
+    pending = await fl.pending_approvals(client, run.run_id)
+    assert [r.path for r in pending] == ["approve"]
+    assert pending[0].approval == state.pending_approvals()[0].approval
+    # the answer a poller holds is the approval, not the timeline with every step's output
+    assert all(r.output is None for r in pending)
+
+    await fl.decide(client, run.run_id, "approve", Decision.APPROVE, "user:U1")
+    assert await fl.pending_approvals(client, run.run_id) == []
+    await client.get_workflow_handle(run.run_id).result()
+    assert await fl.pending_approvals(client, run.run_id) == []  # a closed run answers too
+    with pytest.raises(RunNotFound):
+        await fl.pending_approvals(client, "no-such-run")
 
 
 async def test_repeat_alerts_join_the_open_run(client: Client, task_queue: str, worker: Worker) -> None:
