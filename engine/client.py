@@ -239,14 +239,8 @@ _START_ATTEMPTS = 5
 
 async def status(client: Client, run_id: str) -> RunState:
     """The live timeline of a run (open or closed)."""
-    handle = client.get_workflow_handle(run_id)
-    try:
-        state: RunState = await handle.query(STATUS_QUERY, result_type=RunState)
-        return state
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            raise RunNotFound(f"no run {run_id!r}") from None
-        raise
+    state: RunState = await _query(client, run_id, STATUS_QUERY, RunState)
+    return state
 
 
 async def pending_approvals(client: Client, run_id: str) -> list[StepRecord]:
@@ -255,10 +249,13 @@ async def pending_approvals(client: Client, run_id: str) -> list[StepRecord]:
     Use it rather than :func:`status` to wait until a run is parked: the worker keeps each run's
     last query answer until the run's next activation, and a status answer carries every output.
     """
-    handle = client.get_workflow_handle(run_id)
+    pending: list[StepRecord] = await _query(client, run_id, PENDING_QUERY, list[StepRecord])
+    return pending
+
+
+async def _query(client: Client, run_id: str, name: str, result_type: Any) -> Any:
     try:
-        pending: list[StepRecord] = await handle.query(PENDING_QUERY, result_type=list[StepRecord])
-        return pending
+        return await client.get_workflow_handle(run_id).query(name, result_type=result_type)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise RunNotFound(f"no run {run_id!r}") from None
