@@ -19,7 +19,6 @@ from temporalio.client import Client
 
 from engine import client as fl
 from engine.errors import StackError
-from engine.plan.state import RunState
 from integrations.slack.blocks import APPROVE_ACTION
 from integrations.slack.testing import FakeSlack, block_action_payload, signed_request
 
@@ -61,8 +60,7 @@ async def posted_approval(
     """The approval request the run posted to Slack (waits until it is recorded on the run)."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        state: RunState = await fl.status(client, run_id)
-        for pending in state.pending_approvals():
+        for pending in await fl.pending_approvals(client, run_id):
             if pending.approval is not None and pending.approval.messages:
                 ref = pending.approval.messages[0]
                 message: dict[str, Any] = slack.workspace.messages[ref["channel"]][ref["ts"]]
