@@ -48,6 +48,7 @@ async def receiver(address: str, queue: str, home: Path, port: int) -> None:
 
     from bench.actions import BENCH_REGISTRY
     from bench.stack import connect
+    from engine.heap import freeze_startup_heap
     from engine.ingest.config import ReceiverConfig
     from engine.ingest.server import serve_receiver
     from engine.settings import ReceiverSettings, Settings, TemporalSettings
@@ -68,6 +69,11 @@ async def receiver(address: str, queue: str, home: Path, port: int) -> None:
 
     ingest = build_ingest(settings, client, catalog, elasticsearch_url=None, config=config)
     stop = asyncio.Event()
+
+    def listening(url: str) -> None:
+        freeze_startup_heap()  # as `fireline receiver` does once it listens
+        print(f"ready {url}", flush=True)
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -78,7 +84,7 @@ async def receiver(address: str, queue: str, home: Path, port: int) -> None:
         stop,
         elasticsearch_url=None,
         ingest=ingest,
-        on_listening=lambda url: print(f"ready {url}", flush=True),
+        on_listening=listening,
     )
 
 

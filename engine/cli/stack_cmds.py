@@ -16,6 +16,7 @@ import typer
 from engine import client as fl
 from engine.cli.common import console, load_settings
 from engine.errors import ConfigError, StackError
+from engine.heap import freeze_startup_heap
 from engine.metrics import serve_metrics
 from engine.observability import configure_logging
 from engine.serve import serve_services, serve_worker, stop_on_signals
@@ -110,6 +111,7 @@ async def _run_stack(settings: Settings, *, seed: bool) -> None:
             console.print(f"console       {url}/console/  (tokens: fireline token --user ID)")
             console.print(f"worker        task queue {stack.task_queue} (pid {os.getpid()})")
             console.print(f"state         {stack.home}   Ctrl-C stops everything")
+            freeze_startup_heap()  # the receiver is up: what exists now lives as long as the stack
 
         await serve_services(
             settings,
@@ -215,6 +217,7 @@ def worker(
         client = await fl.connect_configured(settings, connect_args(settings))
         console.print(f"worker on task queue {settings.temporal.task_queue}; Ctrl-C stops it")
         only = [a.strip() for a in actions.split(",") if a.strip()] if actions else None
+        freeze_startup_heap()
         tasks = [
             serve_worker(
                 client, settings, elasticsearch_url=settings.elasticsearch.url, stop=stop, only_actions=only
@@ -232,6 +235,10 @@ def receiver(config: ConfigOption = None) -> None:
     settings = load_settings(config)
     configure_logging(settings=settings)
 
+    def listening(url: str) -> None:
+        console.print(f"receiver listening on {url}; Ctrl-C stops it")
+        freeze_startup_heap()
+
     async def go() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
@@ -243,7 +250,7 @@ def receiver(config: ConfigOption = None) -> None:
             elasticsearch_url=settings.elasticsearch.url,
             web_ui_url=settings.temporal.web_ui_url,
             worker=False,
-            on_receiver=lambda url: console.print(f"receiver listening on {url}; Ctrl-C stops it"),
+            on_receiver=listening,
         )
 
     asyncio.run(go())
