@@ -45,3 +45,27 @@ async def test_without_a_home_nothing_touches_the_disk(tmp_path: Path) -> None:
     assert spool.count() == 1
     spool.done([item])
     assert spool.count() == 0 and not any(tmp_path.iterdir())
+
+
+async def test_an_alert_accepted_after_a_torn_line_survives_the_next_restart(tmp_path: Path) -> None:
+    await AlertSpool(tmp_path).put({"id": "a-1"})
+    with (tmp_path / DIR_NAME / FILE_NAME).open("ab") as handle:
+        handle.write(b'{"n":2,"via":"receiver","alert":{"id":"a-')  # the crash cut this write short
+    await AlertSpool(tmp_path).put({"id": "a-3"})  # acknowledged after the restart
+    assert [item.alert["id"] for item in AlertSpool(tmp_path).pending(10)] == ["a-1", "a-3"]
+
+
+async def test_pending_count_agrees_with_the_spool_while_a_line_is_being_written(tmp_path: Path) -> None:
+    journal = tmp_path / DIR_NAME / FILE_NAME
+    journal.parent.mkdir()
+    # Lines as an earlier version wrote them (spaces), a done line, and a tail still being written.
+    journal.write_bytes(
+        b'{"n": 1, "via": "receiver", "alert": {"id": "a-1"}}\n'
+        b'{"n":2,"via":"receiver","alert":{"id":"a-2","title":"x}"}}\n'
+        b'{"n":3,"via":"receiver","alert":{"id":"a-3"}}\n'
+        b'{"done": 1}\n'
+        b'{"n":4,"via":"receiver","alert":{"id":"a-4"'
+    )
+    assert pending_count(tmp_path) == 2
+    assert [item.alert["id"] for item in AlertSpool(tmp_path).pending(10)] == ["a-2", "a-3"]
+    assert pending_count(tmp_path) == 2  # the spool cut the torn tail; nothing else changed
