@@ -69,7 +69,7 @@ class AlertSpool:
                 try:
                     record = json.loads(line)
                 except ValueError:
-                    continue  # a line cut short, then cut off: never acknowledged
+                    continue  # only a journal from before _cut_torn_tail can hold one
                 if "done" in record:
                     done.add(int(record["done"]))
                 elif "n" in record:
