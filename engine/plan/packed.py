@@ -1,10 +1,11 @@
-"""Large step outputs held as the JSON text they arrived in, for as long as a run keeps them.
+"""Large step outputs held as deflated JSON text, for as long as a run keeps them.
 
 A run keeps every step's output until it ends, because any later template may read it, and a
 parked run may wait days for its approval. As Python objects, a 5 KB search result takes about
-50 KiB of worker memory; as JSON text, about 5 KiB. Templates still see the value: the ``steps``
-mapping they read parses a packed output on first access (see :class:`engine.plan.views.StepViews`),
-and the run's state serializes it as the value, so queries, results and checkpoints do not change.
+50 KiB of worker memory; as JSON text, about 5 KiB; deflated, a fraction of that (the repeated keys
+of search hits shrink several times). Templates still see the value: the ``steps`` mapping they
+read parses a packed output on first access (see :class:`engine.plan.views.StepViews`), and the
+run's state serializes it as the value, so queries, results and checkpoints do not change.
 
 Only values known to be plain JSON are packed (an activity's decoded result, a checkpoint read
 back from history): ``json.dumps`` would silently turn a rehearsal mock's integer keys into strings.
@@ -13,6 +14,7 @@ back from history): ``json.dumps`` would silently turn a rehearsal mock's intege
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,15 +23,29 @@ from typing import Any
 PACK_FROM_CHARS = 512
 
 
+#: Fastest deflate: a packed output is made once per step, read at each render that uses it.
+DEFLATE_LEVEL = 1
+
+
 @dataclass(frozen=True, slots=True)
 class PackedOutput:
-    """A step output held as compact JSON text."""
+    """A step output held as compact JSON text, deflated."""
 
-    text: str
+    deflated: bytes
+
+    @classmethod
+    def of(cls, text: str) -> PackedOutput:
+        """Pack the compact JSON ``text`` of an output."""
+        return cls(zlib.compress(text.encode("utf-8"), DEFLATE_LEVEL))
+
+    @property
+    def text(self) -> str:
+        """The output's compact JSON."""
+        return zlib.decompress(self.deflated).decode("utf-8")
 
     def value(self) -> Any:
         """The output, parsed afresh (callers may not share or keep it)."""
-        return json.loads(self.text)
+        return json.loads(zlib.decompress(self.deflated))
 
 
 def pack_json(value: Any) -> Any:
@@ -37,7 +53,7 @@ def pack_json(value: Any) -> Any:
     if not isinstance(value, dict | list):
         return value
     text = _text(value)
-    return PackedOutput(text) if len(text) >= PACK_FROM_CHARS else value
+    return PackedOutput.of(text) if len(text) >= PACK_FROM_CHARS else value
 
 
 def unpacked(value: Any) -> Any:
@@ -71,6 +87,6 @@ def _text(value: Any) -> str:
 def _joined(opening: str, closing: str, parts: Iterable[tuple[str, Any]]) -> PackedOutput | None:
     """The parts' JSON joined into one packed output, or None when a part is not plain JSON."""
     try:
-        return PackedOutput(opening + ",".join(label + _text(part) for label, part in parts) + closing)
+        return PackedOutput.of(opening + ",".join(label + _text(part) for label, part in parts) + closing)
     except (TypeError, ValueError):
         return None

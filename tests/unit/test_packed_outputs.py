@@ -32,6 +32,12 @@ def test_a_large_json_output_is_packed_and_reads_back_equal() -> None:
     assert unpacked(packed) is not unpacked(packed)  # each reader gets its own copy to keep
 
 
+def test_a_packed_output_holds_far_less_than_its_json_text() -> None:
+    packed = pack_json(HITS)
+    assert isinstance(packed, PackedOutput)
+    assert len(packed.deflated) * 3 < len(packed.text.encode())  # search hits repeat their keys
+
+
 def test_small_outputs_and_scalars_stay_as_they_are() -> None:
     small = {"message": "done"}
     assert pack_json(small) is small
