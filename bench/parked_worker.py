@@ -12,6 +12,7 @@ import signal
 import sys
 
 from bench.stack import baseline_worker, connect, engine_worker
+from engine.heap import freeze_startup_heap
 
 
 async def serve(address: str, queue: str, side: str) -> None:
@@ -23,6 +24,7 @@ async def serve(address: str, queue: str, side: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with worker:
+        freeze_startup_heap()  # both sides, as `fireline worker` does once it serves
         print("ready", flush=True)
         await stop.wait()
 

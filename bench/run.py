@@ -17,6 +17,7 @@ from bench import latency, offline, parked, profiling, runs, stack
 from bench.actions import APPROVAL, FIVE_STEPS, plan_of
 from bench.chart import draw
 from bench.report import RESULTS, table, write_json
+from engine.heap import freeze_startup_heap
 from engine.stack.processes import free_port, noida_elasticsearch
 
 
@@ -68,6 +69,7 @@ async def measure(sizes: Sizes, out: Path) -> dict[str, Any]:
     with stack.scratch_dir() as root, stack.dev_server(root, "tuned", tuned=True) as tuned:
         client = await stack.connect(tuned.address)
         async with stack.workers(client, eq, bq):
+            freeze_startup_heap()  # as `fireline worker` does; one process, so both sides alike
             with stack.dev_server(root, "stock", tuned=False) as stock:
                 r["machine"] = stack.machine_info([stock, tuned])
                 r["machine"]["load_avg_at_start"] = load_start
