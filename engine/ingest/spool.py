@@ -251,28 +251,29 @@ def pending_count(home: Path) -> int:
     except FileNotFoundError:
         return 0
     for line in lines[:-1]:  # the last piece is empty, or a line still being written
-        number = _record_number(line)
-        if number is not None:
-            (done if line.startswith(_DONE_PREFIX) else waiting).add(number)
+        mark = _journal_mark(line)
+        if mark is not None:
+            (done if mark[0] == "done" else waiting).add(mark[1])
     return len(waiting - done)
 
 
-_DONE_PREFIX = b'{"done":'
-_ALERT_PREFIX = b'{"n":'
+#: How :func:`_line` starts each kind of line, and the byte that ends its number.
+_PREFIXES = ((b'{"done":', b"}", "done"), (b'{"n":', b",", "n"))
 
 
-def _record_number(line: bytes) -> int | None:
-    """The number of a journal line (alert or done), None for a torn or foreign line."""
-    for prefix, end in ((_DONE_PREFIX, b"}"), (_ALERT_PREFIX, b",")):
-        if line.startswith(prefix):
+def _journal_mark(line: bytes) -> tuple[str, int] | None:
+    """``("done", n)`` or ``("n", n)`` for a journal line; None for a line that is neither."""
+    for prefix, end, kind in _PREFIXES:
+        if line.startswith(prefix) and line.endswith(b"}"):
             head = line[len(prefix) : line.find(end, len(prefix))]
-            if head.isdigit() and line.endswith(b"}"):
-                return int(head)
-    try:
+            if head.isdigit():
+                return kind, int(head)
+    try:  # a line in another layout (an earlier version's spacing): parse it whole
         record = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(record, dict):
-        return None
-    number = record.get("done", record.get("n"))
-    return int(number) if isinstance(number, int) else None
+    for kind in ("done", "n"):
+        number = record.get(kind) if isinstance(record, dict) else None
+        if isinstance(number, int):
+            return kind, number
+    return None
