@@ -63,19 +63,24 @@ class AlertSpool:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         done: set[int] = set()
-        _cut_torn_tail(self.path)
-        with contextlib.suppress(FileNotFoundError), self.path.open("rb") as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # only a journal from before _cut_torn_tail can hold one
-                if "done" in record:
-                    done.add(int(record["done"]))
-                elif "n" in record:
-                    n = int(record["n"])
-                    self._pending[n] = Spooled(n, Via(record.get("via", Via.RECEIVER)), record["alert"])
-                    self._next = max(self._next, n + 1)
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        whole = data.rfind(b"\n") + 1
+        if whole < len(data):
+            _cut_torn_tail(self.path, whole)
+        for line in data[:whole].split(b"\n")[:-1]:  # ends with the last whole line's newline
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # only a journal from before _cut_torn_tail can hold one
+            if "done" in record:
+                done.add(int(record["done"]))
+            elif "n" in record:
+                n = int(record["n"])
+                self._pending[n] = Spooled(n, Via(record.get("via", Via.RECEIVER)), record["alert"])
+                self._next = max(self._next, n + 1)
         for n in done:
             self._pending.pop(n, None)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -199,32 +204,18 @@ def _line(record: dict[str, Any]) -> bytes:
     return (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _cut_torn_tail(path: Path) -> None:
-    """Drop a last line that a crash cut short, so the next append starts on a line of its own.
+def _cut_torn_tail(path: Path, whole: int) -> None:
+    """Drop a last line that a crash cut short (everything after byte ``whole``).
 
     Its alert was never acknowledged (the write had not returned, let alone the ``fsync``). Left in
     place, the next alert's line would be appended to it and the two would read back as one line
     that parses as neither: an acknowledged alert lost at the following restart.
     """
+    logger.warning("alert spool %s: dropped a torn last line (never acknowledged)", path)
+    fd = os.open(path, os.O_WRONLY)
     try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return
-    try:
-        size = os.fstat(fd).st_size
-        keep = size
-        while keep > 0:
-            start = max(0, keep - 65536)
-            chunk = os.pread(fd, keep - start, start)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                keep = start + newline + 1
-                break
-            keep = start
-        if keep < size:
-            logger.warning("alert spool %s: dropped a torn last line (never acknowledged)", path)
-            os.ftruncate(fd, keep)
-            os.fsync(fd)
+        os.ftruncate(fd, whole)
+        os.fsync(fd)
     finally:
         os.close(fd)
 
