@@ -7,12 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.activities.audit import AuditStore
 from engine.activities.notify import ApprovalNotices
 from engine.activities.run_action import ActionRunner
+from engine.detached_start import DetachedStartRunner
 from engine.workflows.playbook_run import PlaybookRun
 
 # Pure, deterministic modules the workflow uses; passing them through keeps the sandbox
@@ -20,10 +21,12 @@ from engine.workflows.playbook_run import PlaybookRun
 PASSTHROUGH_MODULES = ("engine", "jinja2", "markupsafe", "pydantic", "pydantic_core", "yaml")
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The default sandbox, with our pure modules passed through."""
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+def workflow_runner() -> WorkflowRunner:
+    """The default sandbox, with our pure modules passed through, given detached start details."""
+    return DetachedStartRunner(
+        SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        )
     )
 
 

@@ -1,0 +1,102 @@
+"""A workflow runner that lets each activation's memory go once the run has taken it in.
+
+With protobuf's upb backend any sub-message, map or repeated field keeps the whole arena of the
+message it came from. temporalio keeps such views for as long as a run lives: from the
+``InitializeWorkflow`` job its ``last_completion_result`` (even when unset), the continued failure,
+the memo and header payloads in ``workflow.Info`` and the start's header map; from every activation
+its internal flags, until the next one. The arena of an activation holds all of it plus a copy of
+each payload for every pass of the SDK's payload visitor, so a parked run kept its whole first
+activation (~12 KiB for a playbook run's input) and its last one. This runner hands the sandbox
+standalone copies: of the start details when it creates the instance, and of each activation (a
+~1 µs copy, made after the visitor's passes) when the instance runs it. The sandbox itself is the
+SDK's own, unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
+from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
+from temporalio.converter import SerializationContext, StorageDriverStoreContext
+from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
+from temporalio.worker._command_aware_visitor import CommandInfo
+from temporalio.workflow import Info, _Definition
+
+_M = TypeVar("_M", bound=Message)
+
+
+def standalone(message: _M) -> _M:
+    """A deep copy of ``message`` in an arena of its own."""
+    copy = type(message)()
+    copy.CopyFrom(message)
+    return copy
+
+
+def _standalone_payloads(payloads: Mapping[str, Payload]) -> dict[str, Payload]:
+    return {key: standalone(value) for key, value in payloads.items()}
+
+
+def detach(det: WorkflowInstanceDetails) -> WorkflowInstanceDetails:
+    """``det`` with every protobuf message it holds copied out of the activation's arena."""
+    info = dataclasses.replace(
+        det.info,
+        headers=_standalone_payloads(det.info.headers),
+        raw_memo=_standalone_payloads(det.info.raw_memo),
+    )
+    return dataclasses.replace(
+        det,
+        info=info,
+        last_completion_result=standalone(det.last_completion_result),
+        last_failure=None if det.last_failure is None else standalone(det.last_failure),
+    )
+
+
+class DetachedActivationInstance(WorkflowInstance):
+    """Wraps a run's instance and gives it a standalone copy of each activation."""
+
+    def __init__(self, inner: WorkflowInstance) -> None:
+        self.inner = inner
+
+    def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+        """Runs the activation's jobs on a copy the instance may keep views into."""
+        return self.inner.activate(standalone(act))
+
+    def get_serialization_context(self, command_info: CommandInfo | None) -> SerializationContext | None:
+        """The wrapped instance's serialization context for a command."""
+        return self.inner.get_serialization_context(command_info)
+
+    def get_external_store_context(self, command_info: CommandInfo | None) -> StorageDriverStoreContext:
+        """The wrapped instance's external store context for a command."""
+        return self.inner.get_external_store_context(command_info)
+
+    def get_info(self) -> Info:
+        """The run's info."""
+        return self.inner.get_info()
+
+    def get_thread_id(self) -> int | None:
+        """The thread the run is on (the SDK reads it to report a deadlocked run's frames)."""
+        return self.inner.get_thread_id()
+
+
+class DetachedStartRunner(WorkflowRunner):
+    """Wraps a runner (the sandbox) and gives it start details detached from the activation."""
+
+    def __init__(self, inner: WorkflowRunner) -> None:
+        self.inner = inner
+
+    def prepare_workflow(self, defn: _Definition) -> None:
+        """Checks the workflow definition, as the wrapped runner does."""
+        self.inner.prepare_workflow(defn)
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        """Creates the run's instance from detached details."""
+        return DetachedActivationInstance(self.inner.create_instance(detach(det)))
+
+    def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
+        """Passes the worker's failure exception types on to the wrapped runner."""
+        self.inner.set_worker_level_failure_exception_types(types)
