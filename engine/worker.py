@@ -13,7 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from engine.activities.audit import AuditStore
 from engine.activities.notify import ApprovalNotices
 from engine.activities.run_action import ActionRunner
-from engine.detached_start import DetachedStartRunner
+from engine.detached_start import DetachedHeaders, DetachedStartRunner
 from engine.workflows.playbook_run import PlaybookRun
 
 # Pure, deterministic modules the workflow uses; passing them through keeps the sandbox
@@ -55,6 +55,7 @@ def build_worker(
         workflows=[PlaybookRun],
         activities=[*chosen, notices.notify_approval, audit.store_audit],
         workflow_runner=workflow_runner(),
+        interceptors=[DetachedHeaders()],
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_s),
     )

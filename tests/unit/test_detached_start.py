@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import gc
 from collections.abc import Sequence
@@ -11,13 +12,20 @@ from typing import Any
 import pytest
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.converter import DataConverter
-from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    WorkflowInboundInterceptor,
+    WorkflowInstance,
+    WorkflowInstanceDetails,
+    WorkflowInterceptorClassInput,
+    WorkflowRunner,
+)
 from temporalio.worker._workflow import _WorkflowWorker
 
-from engine.detached_start import DetachedStartRunner
+from engine.detached_start import DetachedHeaders, DetachedStartRunner
 
 RUNS = 300
-INPUT_BYTES = 10_000
+SMALL_INPUT, LARGE_INPUT = 2_000, 32_000  # bytes of run input
 
 
 class _Capture(WorkflowRunner):
@@ -37,12 +45,12 @@ class _Capture(WorkflowRunner):
         pass
 
 
-def _first_activation(n: int) -> bytes:
+def _first_activation(n: int, input_bytes: int = SMALL_INPUT) -> bytes:
     act = WorkflowActivation(run_id=f"run-{n}")
     init = act.jobs.add().initialize_workflow
     init.workflow_type = "PlaybookRun"
     init.workflow_id = f"wf-{n}"
-    init.arguments.add().data = b"a" * INPUT_BYTES
+    init.arguments.add().data = b"a" * input_bytes
     init.memo.fields["title"].data = b'"Injection burst"'
     init.headers["trace"].data = b'"t-1"'
     init.start_time.GetCurrentTime()
@@ -95,8 +103,8 @@ def _heap_in_use() -> int:
     return int(libc.mallinfo2().uordblks)
 
 
-def _kib_kept_per_run(runner: WorkflowRunner) -> float:
-    activations = [_first_activation(n) for n in range(RUNS)]
+def _kib_kept_per_run(runner: WorkflowRunner, input_bytes: int) -> float:
+    activations = [_first_activation(n, input_bytes) for n in range(RUNS)]
     gc.collect()
     before = _heap_in_use()
     for raw in activations:
@@ -106,13 +114,13 @@ def _kib_kept_per_run(runner: WorkflowRunner) -> float:
 
 
 def test_a_living_run_no_longer_keeps_its_first_activation_allocated() -> None:
-    sdk_default, detached = _Capture(), _Capture()
-    undetached_kib = _kib_kept_per_run(sdk_default)
-    detached_kib = _kib_kept_per_run(DetachedStartRunner(detached))
-    # The SDK's own details keep the activation (its 10 KB input and the parsed copy of it) alive.
-    assert undetached_kib > INPUT_BYTES / 1024
-    assert detached_kib < 3, f"{detached_kib:.1f} KiB kept per run (the SDK's own: {undetached_kib:.1f})"
-    assert len(detached.kept) == RUNS
+    detached = _Capture()
+    undetached = [_kib_kept_per_run(_Capture(), size) for size in (SMALL_INPUT, LARGE_INPUT)]
+    kept = [_kib_kept_per_run(DetachedStartRunner(detached), size) for size in (SMALL_INPUT, LARGE_INPUT)]
+    # The SDK's own details keep the whole activation, so what a run keeps grows with its input.
+    assert undetached[1] - undetached[0] > (LARGE_INPUT - SMALL_INPUT) / 1024 * 0.9
+    assert kept[1] - kept[0] < 1, f"kept {kept} KiB per run for the two inputs (the SDK's own: {undetached})"
+    assert len(detached.kept) == 2 * RUNS
 
 
 def test_the_run_still_sees_its_memo_headers_and_previous_failure() -> None:
@@ -140,3 +148,69 @@ def test_the_wrapped_runner_is_asked_as_before(method: str) -> None:
     runner = DetachedStartRunner(_Recording())
     getattr(runner, method)(object() if method == "prepare_workflow" else [ValueError])
     assert seen == [method]
+
+
+class _Innermost(WorkflowInboundInterceptor):
+    def __init__(self) -> None:
+        self.seen: list[dict[str, bytes]] = []
+
+    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        self.seen.append({key: value.data for key, value in input.headers.items()})
+        return "done"
+
+
+def _start_inputs(detached: bool, input_bytes: int) -> tuple[list[ExecuteWorkflowInput], _Innermost, float]:
+    """Start inputs as the SDK makes them (headers a view into the activation), after execute_workflow."""
+    innermost = _Innermost()
+    inbound_class = DetachedHeaders().workflow_interceptor_class(
+        WorkflowInterceptorClassInput(unsafe_extern_functions={})
+    )
+    assert inbound_class is not None
+    chain = inbound_class(innermost) if detached else innermost
+    activations = [_first_activation(n, input_bytes) for n in range(RUNS)]
+    kept: list[ExecuteWorkflowInput] = []
+    gc.collect()
+    before = _heap_in_use()
+
+    async def start_all() -> None:
+        for raw in activations:
+            init = WorkflowActivation.FromString(raw).jobs[0].initialize_workflow
+            start = ExecuteWorkflowInput(type=object, run_fn=object, args=[], headers=init.headers)  # type: ignore[arg-type]
+            assert await chain.execute_workflow(start) == "done"
+            kept.append(start)  # as the SDK keeps it for the run's life
+
+    asyncio.run(start_all())
+    gc.collect()
+    return kept, innermost, (_heap_in_use() - before) / RUNS / 1024
+
+
+def test_a_living_run_no_longer_keeps_its_start_for_the_headers() -> None:
+    undetached = [_start_inputs(False, size)[2] for size in (SMALL_INPUT, LARGE_INPUT)]
+    kept, innermost, small_kib = _start_inputs(True, SMALL_INPUT)
+    large_kib = _start_inputs(True, LARGE_INPUT)[2]
+    assert undetached[1] - undetached[0] > (LARGE_INPUT - SMALL_INPUT) / 1024 * 0.9
+    assert large_kib - small_kib < 1, (
+        f"kept {small_kib:.1f}/{large_kib:.1f} KiB per run (SDK's own: {undetached})"
+    )
+    # The workflow (and every interceptor after this one) still gets the headers it was started with.
+    assert innermost.seen == [{"trace": b'"t-1"'}] * RUNS
+    assert all(start.headers["trace"].data == b'"t-1"' for start in kept)
+
+
+def test_each_activation_reaches_the_run_as_an_equal_copy_of_its_own() -> None:
+    from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
+
+    from engine.detached_start import DetachedActivationInstance
+
+    received: list[WorkflowActivation] = []
+    answer = WorkflowActivationCompletion(run_id="run-3")
+
+    class _Run:
+        def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+            received.append(act)
+            return answer
+
+    sent = WorkflowActivation.FromString(_first_activation(3))
+    completion = DetachedActivationInstance(_Run()).activate(sent)  # type: ignore[arg-type]
+    assert completion is answer
+    assert received[0] == sent and received[0] is not sent  # the SDK's views then point into the copy
