@@ -7,13 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.activities.audit import AuditStore
 from engine.activities.notify import ApprovalNotices
 from engine.activities.run_action import ActionRunner
-from engine.detached_start import DetachedHeaders, DetachedStartRunner
+from engine.lean_runner import DetachedHeaders, LeanSandboxRunner, takes_no_context
 from engine.workflows.playbook_run import PlaybookRun
 
 # Pure, deterministic modules the workflow uses; passing them through keeps the sandbox
@@ -21,12 +22,17 @@ from engine.workflows.playbook_run import PlaybookRun
 PASSTHROUGH_MODULES = ("engine", "jinja2", "markupsafe", "pydantic", "pydantic_core", "yaml")
 
 
-def workflow_runner() -> WorkflowRunner:
-    """The default sandbox, with our pure modules passed through, given detached start details."""
-    return DetachedStartRunner(
+def workflow_runner(converter: DataConverter | None = None) -> WorkflowRunner:
+    """The default sandbox with our pure modules passed through, made lean (engine.lean_runner).
+
+    Args:
+        converter: The worker's data converter; without it runs are asked for every context.
+    """
+    return LeanSandboxRunner(
         SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        )
+        ),
+        context_free=converter is not None and takes_no_context(converter),
     )
 
 
@@ -54,7 +60,7 @@ def build_worker(
         task_queue=task_queue,
         workflows=[PlaybookRun],
         activities=[*chosen, notices.notify_approval, audit.store_audit],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(client.data_converter),
         interceptors=[DetachedHeaders()],
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_s),

@@ -72,7 +72,7 @@ def build_poller_worker(client: Client, task_queue: str, poller: ElasticPoller) 
         task_queue=task_queue,
         workflows=[PollElasticAlerts],
         activities=[poller.poll],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(client.data_converter),
     )
 
 

@@ -1,6 +1,6 @@
-"""A workflow runner that lets each activation's memory go once the run has taken it in.
+"""The worker's workflow runner: the SDK's sandbox, unchanged, with less kept and fewer entries.
 
-With protobuf's upb backend any sub-message, map or repeated field keeps the whole arena of the
+**Memory.** With protobuf's upb backend any sub-message, map or repeated field keeps the whole arena of the
 message it came from. temporalio keeps such views for as long as a run lives: from the
 ``InitializeWorkflow`` job its ``last_completion_result`` (even when unset), the continued failure,
 the memo and header payloads in ``workflow.Info`` and the start's header map; from every activation
@@ -8,8 +8,13 @@ its internal flags, until the next one. The arena of an activation holds all of 
 each payload for every pass of the SDK's payload visitor, so a parked run kept its whole first
 activation (~12 KiB for a playbook run's input) and its last one. This runner hands the sandbox
 standalone copies: of the start details when it creates the instance, and of each activation (a
-~1 µs copy, made after the visitor's passes) when the instance runs it. The sandbox itself is the
-SDK's own, unchanged.
+~1 µs copy, made after the visitor's passes) when the instance runs it.
+
+**Entries into the sandbox.** For every payload sequence in every activation and completion (six
+visitor passes) the SDK asks the run, inside the sandbox, for a serialization context and a store
+context for the payload codec and external storage. A 5-step playbook run with its audit trail
+asked 50 times, ~6 ms per run on the critical path. When the codec takes no context and there is no
+external storage the answers cannot change a byte, so this runner gives them without entering.
 """
 
 from __future__ import annotations
@@ -22,7 +27,12 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import Memo, Payload
 from temporalio.bridge.proto.workflow_activation import InitializeWorkflow, WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
-from temporalio.converter import SerializationContext, StorageDriverStoreContext
+from temporalio.converter import (
+    DataConverter,
+    SerializationContext,
+    StorageDriverStoreContext,
+    WithSerializationContext,
+)
 from temporalio.worker import (
     ExecuteWorkflowInput,
     Interceptor,
@@ -76,22 +86,36 @@ def detach(det: WorkflowInstanceDetails) -> WorkflowInstanceDetails:
     )
 
 
-class DetachedActivationInstance(WorkflowInstance):
-    """Wraps a run's instance and gives it a standalone copy of each activation."""
+def takes_no_context(converter: DataConverter) -> bool:
+    """Whether the context the SDK asks a run for cannot change how ``converter`` seals payloads.
 
-    def __init__(self, inner: WorkflowInstance) -> None:
+    The SDK only uses those answers for the payload codec and external storage.
+    """
+    codec = converter.payload_codec
+    return converter.external_storage is None and not isinstance(codec, WithSerializationContext)
+
+
+class LeanRunInstance(WorkflowInstance):
+    """Wraps a run's instance: a standalone copy of each activation, contexts answered outside."""
+
+    def __init__(self, inner: WorkflowInstance, *, context_free: bool) -> None:
         self.inner = inner
+        self.context_free = context_free
 
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
         """Runs the activation's jobs on a copy the instance may keep views into."""
         return self.inner.activate(standalone(act))
 
     def get_serialization_context(self, command_info: CommandInfo | None) -> SerializationContext | None:
-        """The wrapped instance's serialization context for a command."""
+        """None when the codec takes no context (the SDK then seals without one); else the run's."""
+        if self.context_free:
+            return None
         return self.inner.get_serialization_context(command_info)
 
     def get_external_store_context(self, command_info: CommandInfo | None) -> StorageDriverStoreContext:
-        """The wrapped instance's external store context for a command."""
+        """No target without external storage (the SDK then ignores it); else the run's."""
+        if self.context_free:
+            return StorageDriverStoreContext()
         return self.inner.get_external_store_context(command_info)
 
     def get_info(self) -> Info:
@@ -103,11 +127,17 @@ class DetachedActivationInstance(WorkflowInstance):
         return self.inner.get_thread_id()
 
 
-class DetachedStartRunner(WorkflowRunner):
-    """Wraps a runner (the sandbox) and gives it start details detached from the activation."""
+class LeanSandboxRunner(WorkflowRunner):
+    """Wraps a runner (the sandbox): start details detached from the activation, lean instances.
 
-    def __init__(self, inner: WorkflowRunner) -> None:
+    Args:
+        inner: The runner that creates the instances (the SDK's sandbox).
+        context_free: The worker's data converter :func:`takes_no_context`.
+    """
+
+    def __init__(self, inner: WorkflowRunner, *, context_free: bool = False) -> None:
         self.inner = inner
+        self.context_free = context_free
 
     def prepare_workflow(self, defn: _Definition) -> None:
         """Checks the workflow definition, as the wrapped runner does."""
@@ -115,7 +145,7 @@ class DetachedStartRunner(WorkflowRunner):
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
         """Creates the run's instance from detached details."""
-        return DetachedActivationInstance(self.inner.create_instance(detach(det)))
+        return LeanRunInstance(self.inner.create_instance(detach(det)), context_free=self.context_free)
 
     def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
         """Passes the worker's failure exception types on to the wrapped runner."""

@@ -1,17 +1,26 @@
-"""A living run must not keep its first activation allocated (DetachedStartRunner)."""
+"""A living run must not keep its first activation allocated (LeanSandboxRunner)."""
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import dataclasses
 import gc
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
-from temporalio.converter import DataConverter
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import (
+    DataConverter,
+    PayloadCodec,
+    StorageDriverStoreContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+)
 from temporalio.worker import (
     ExecuteWorkflowInput,
     WorkflowInboundInterceptor,
@@ -22,7 +31,9 @@ from temporalio.worker import (
 )
 from temporalio.worker._workflow import _WorkflowWorker
 
-from engine.detached_start import DetachedHeaders, DetachedStartRunner
+from engine.codec import AesGcmCodec
+from engine.lean_runner import DetachedHeaders, LeanRunInstance, LeanSandboxRunner, takes_no_context
+from engine.worker import workflow_runner
 
 RUNS = 300
 SMALL_INPUT, LARGE_INPUT = 2_000, 32_000  # bytes of run input
@@ -116,7 +127,7 @@ def _kib_kept_per_run(runner: WorkflowRunner, input_bytes: int) -> float:
 def test_a_living_run_no_longer_keeps_its_first_activation_allocated() -> None:
     detached = _Capture()
     undetached = [_kib_kept_per_run(_Capture(), size) for size in (SMALL_INPUT, LARGE_INPUT)]
-    kept = [_kib_kept_per_run(DetachedStartRunner(detached), size) for size in (SMALL_INPUT, LARGE_INPUT)]
+    kept = [_kib_kept_per_run(LeanSandboxRunner(detached), size) for size in (SMALL_INPUT, LARGE_INPUT)]
     # The SDK's own details keep the whole activation, so what a run keeps grows with its input.
     assert undetached[1] - undetached[0] > (LARGE_INPUT - SMALL_INPUT) / 1024 * 0.9
     assert kept[1] - kept[0] < 1, f"kept {kept} KiB per run for the two inputs (the SDK's own: {undetached})"
@@ -125,7 +136,7 @@ def test_a_living_run_no_longer_keeps_its_first_activation_allocated() -> None:
 
 def test_the_run_still_sees_its_memo_headers_and_previous_failure() -> None:
     capture = _Capture()
-    _create(DetachedStartRunner(capture), _first_activation(7))
+    _create(LeanSandboxRunner(capture), _first_activation(7))
     det = capture.kept[0]
     assert det.info.workflow_id == "wf-7"
     assert det.info.raw_memo["title"].data == b'"Injection burst"'
@@ -145,7 +156,7 @@ def test_the_wrapped_runner_is_asked_as_before(method: str) -> None:
         def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
             seen.append("set_worker_level_failure_exception_types")
 
-    runner = DetachedStartRunner(_Recording())
+    runner = LeanSandboxRunner(_Recording())
     getattr(runner, method)(object() if method == "prepare_workflow" else [ValueError])
     assert seen == [method]
 
@@ -200,8 +211,6 @@ def test_a_living_run_no_longer_keeps_its_start_for_the_headers() -> None:
 def test_each_activation_reaches_the_run_as_an_equal_copy_of_its_own() -> None:
     from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 
-    from engine.detached_start import DetachedActivationInstance
-
     received: list[WorkflowActivation] = []
     answer = WorkflowActivationCompletion(run_id="run-3")
 
@@ -211,6 +220,58 @@ def test_each_activation_reaches_the_run_as_an_equal_copy_of_its_own() -> None:
             return answer
 
     sent = WorkflowActivation.FromString(_first_activation(3))
-    completion = DetachedActivationInstance(_Run()).activate(sent)  # type: ignore[arg-type]
+    completion = LeanRunInstance(_Run(), context_free=False).activate(sent)  # type: ignore[arg-type]
     assert completion is answer
     assert received[0] == sent and received[0] is not sent  # the SDK's views then point into the copy
+
+
+class _ContextAskedRun:
+    """Answers context questions as a run inside the sandbox would, and counts them."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def get_serialization_context(self, command_info: Any) -> WorkflowSerializationContext:
+        self.asked += 1
+        return WorkflowSerializationContext(namespace="default", workflow_id="wf-1")
+
+    def get_external_store_context(self, command_info: Any) -> StorageDriverStoreContext:
+        self.asked += 1
+        return StorageDriverStoreContext(target=None)
+
+
+def test_a_worker_whose_codec_takes_no_context_answers_without_entering_the_run() -> None:
+    run = _ContextAskedRun()
+    lean = LeanRunInstance(run, context_free=True)  # type: ignore[arg-type]
+    assert lean.get_serialization_context(None) is None
+    assert lean.get_external_store_context(None).target is None
+    assert run.asked == 0
+
+
+def test_a_worker_whose_codec_takes_context_still_asks_the_run() -> None:
+    run = _ContextAskedRun()
+    lean = LeanRunInstance(run, context_free=False)  # type: ignore[arg-type]
+    assert lean.get_serialization_context(None) == WorkflowSerializationContext(
+        namespace="default", workflow_id="wf-1"
+    )
+    lean.get_external_store_context(None)
+    assert run.asked == 2
+
+
+class _ContextCodec(PayloadCodec, WithSerializationContext):
+    """A codec that would seal differently per workflow (say, a key per tenant)."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+
+def test_only_a_converter_whose_codec_and_storage_take_no_context_is_answered_outside() -> None:
+    sealed = dataclasses.replace(pydantic_data_converter, payload_codec=AesGcmCodec({"k1": bytes(32)}, "k1"))
+    assert takes_no_context(pydantic_data_converter)
+    assert takes_no_context(sealed)  # fireline's own codec
+    assert not takes_no_context(dataclasses.replace(pydantic_data_converter, payload_codec=_ContextCodec()))
+    assert workflow_runner(sealed).context_free  # type: ignore[attr-defined]
+    assert not workflow_runner().context_free  # type: ignore[attr-defined]
