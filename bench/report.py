@@ -154,8 +154,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(
             (
                 f"{n} parked: RSS per parked run",
-                f"{e['rss_growth_kib_per_run']:.0f} KiB",
-                f"{b['rss_growth_kib_per_run']:.0f} KiB",
+                f"{e['rss_growth_kib_per_run']:.1f} KiB",
+                f"{b['rss_growth_kib_per_run']:.1f} KiB",
                 "",
                 _verdict(e["rss_growth_kib_per_run"], PARKED_KIB_TARGET, False).replace(")", " KiB)"),
             )
