@@ -1,20 +1,24 @@
 """The worker's workflow runner: the SDK's sandbox, unchanged, with less kept and fewer entries.
 
-**Memory.** With protobuf's upb backend any sub-message, map or repeated field keeps the whole arena of the
-message it came from. temporalio keeps such views for as long as a run lives: from the
+**Memory.** With protobuf's upb backend any sub-message, map or repeated field keeps the whole
+arena of the message it came from. temporalio keeps such views for as long as a run lives: from the
 ``InitializeWorkflow`` job its ``last_completion_result`` (even when unset), the continued failure,
 the memo and header payloads in ``workflow.Info`` and the start's header map; from every activation
 its internal flags, until the next one. The arena of an activation holds all of it plus a copy of
 each payload for every pass of the SDK's payload visitor, so a parked run kept its whole first
 activation (~12 KiB for a playbook run's input) and its last one. This runner hands the sandbox
 standalone copies: of the start details when it creates the instance, and of each activation (a
-~1 µs copy, made after the visitor's passes) when the instance runs it.
+~1 µs copy, made after the visitor's passes) when the instance runs it; :class:`DetachedHeaders`
+swaps the header map the SDK keeps for a copy.
 
 **Entries into the sandbox.** For every payload sequence in every activation and completion (six
 visitor passes) the SDK asks the run, inside the sandbox, for a serialization context and a store
 context for the payload codec and external storage. A 5-step playbook run with its audit trail
 asked 50 times, ~6 ms per run on the critical path. When the codec takes no context and there is no
 external storage the answers cannot change a byte, so this runner gives them without entering.
+
+The SDK's ``debug_mode`` widens the passthrough only of a bare ``SandboxedWorkflowRunner``; fireline's
+workers do not use it.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def standalone(message: _M) -> _M:
 
 
 def standalone_payloads(payloads: Mapping[str, Payload]) -> dict[str, Payload]:
-    """Copies of ``payloads`` that share one arena of their own (one per payload costs ~300 B each)."""
+    """Copies of ``payloads`` that share one arena of their own (an arena per copy: ~1 KiB each)."""
     holder = Memo()
     for key, value in payloads.items():
         holder.fields[key].CopyFrom(value)
