@@ -1,4 +1,4 @@
-"""A living run must not keep its first activation allocated (LeanSandboxRunner)."""
+"""The lean runner: a living run keeps no activation it does not need, and is not entered for contexts."""
 
 from __future__ import annotations
 
