@@ -4,9 +4,10 @@ The receiver runs as ``fireline up`` runs it (spool on: 202 once the alert is on
 and joined in the background). A sender process posts signed alerts over keep-alive connections;
 the engine worker is the bench's. In the same run, a raw client process starts the same number of
 workflows (same ids shape: ``fingerprints`` distinct ids, ``USE_EXISTING`` for the rest) from the
-same number of concurrent callers: the rate Temporal itself takes starts at. Then a second storm
-SIGKILLs the receiver mid-way and restarts it on its spool; every alert that got a 2xx must end up
-on its incident's run, one run per fingerprint (counted, not assumed).
+same number of concurrent callers: the rate Temporal itself takes starts at. A second storm, on new
+fingerprints, is offered at 0.8x that raw rate (open loop) for the accept latency at a load Temporal can
+take. Then a third storm SIGKILLs the receiver mid-way and restarts it on its spool; every alert
+that got a 2xx must end up on its incident's run, one run per fingerprint (counted, not assumed).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 
+from bench.stack import process_cpu_seconds
 from bench.stats import per_second, percentile, summarize_ms
 from bench.storm_procs import PLAYBOOK
 from engine.ingest.spool import pending_count
@@ -31,6 +34,8 @@ from engine.stack.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DRAIN_TIMEOUT_S = 600.0
+#: The paced storm is offered at this share of the raw start rate: the issue's rate floor.
+PACED_SHARE = 0.8
 
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
@@ -130,10 +135,19 @@ async def _terminate(client: Client, ids: list[str]) -> None:
 
 
 async def _raw(
-    client: Client, address: str, queue: str, alerts: int, fingerprints: int, senders: int
+    client: Client,
+    address: str,
+    queue: str,
+    alerts: int,
+    fingerprints: int,
+    senders: int,
+    cpu: _CpuMeter | None = None,
 ) -> float:
     """Raw start rate, starts/s, from a process of its own (same id shape as the storm)."""
     found = await _output(_spawn("raw", address, queue, str(alerts), str(fingerprints), str(senders)))
+    if cpu is not None:
+        cpu.lap("raw", alerts)
+        cpu.found["ingest_raw_client_cpu_ms_per_alert"] = round(found["cpu_s"] * 1000 / alerts, 3)
     await _terminate(client, list(found["ids"]))
     return float(per_second(found["started"], found["seconds"]))
 
@@ -147,9 +161,15 @@ async def storm(
     fingerprints: int,
     senders: int,
     kill_alerts: int,
+    server_cpu: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    """The storm, the raw start rate beside it, and the receiver killed mid-storm."""
-    raw_rate = await _raw(client, address, baseline_queue, alerts, fingerprints, senders)
+    """The storm, the raw start rate beside it, and the receiver killed mid-storm.
+
+    ``server_cpu`` (the Temporal server's CPU seconds so far) adds what each alert cost the server
+    and this process (the worker), against what each raw start cost them.
+    """
+    cpu = _CpuMeter(server_cpu)
+    raw_rate = await _raw(client, address, baseline_queue, alerts, fingerprints, senders, cpu)
     tag = uuid.uuid4().hex[:6]
     result: dict[str, Any] = {"ingest_raw_starts_per_s": raw_rate}
     with tempfile.TemporaryDirectory(prefix="fireline-bench-ingest-") as tmp:
@@ -160,9 +180,11 @@ async def storm(
         receiver, url = await asyncio.to_thread(_start_receiver, address, queue, home, port)
         run_ids: list[str] = []
         try:
+            cpu.watch(receiver.pid)
             started = time.perf_counter()
             sent = await _output(_spawn("sender", url, tag, str(alerts), str(fingerprints), str(senders)))
             drained = await _drained(home)
+            cpu.lap("storm", alerts)
             counts = await check_runs(client, sent["acknowledged"])
             run_ids += [r for v in sent["acknowledged"].values() for r in v[2:] if r]
             accept_rate = per_second(len(sent["latencies"]), sent["seconds"])
@@ -180,9 +202,16 @@ async def storm(
                     "ingest_accept_p99_ms": round(percentile([x * 1000 for x in sent["latencies"]], 99), 2),
                     "ingest_runs_started": counts["runs"],
                     "ingest_check": counts,
+                    **cpu.figures(),
                 }
             )
-            # The same receiver process is now SIGKILLed in the middle of a second storm.
+            # The same storm again on new fingerprints, offered at 0.8x the raw start rate (open loop).
+            cpu.watch(receiver.pid)
+            rate = raw_rate * PACED_SHARE
+            paced = await _paced_storm(client, home, url, alerts, fingerprints, senders, rate, cpu)
+            run_ids += paced.pop("_run_ids")
+            result.update(paced, **cpu.figures())
+            # The same receiver process is now SIGKILLed in the middle of a third storm.
             kill = await _killed_storm(
                 client, address, queue, home, port, url, receiver, kill_alerts, accept_rate
             )
@@ -193,6 +222,78 @@ async def storm(
             await asyncio.to_thread(_stop, receiver)
             await _terminate(client, sorted(set(run_ids)))
     return result
+
+
+class _CpuMeter:
+    """CPU per alert (or per raw start) of the server, this process and the receiver, lap by lap.
+
+    This process is the engine's worker plus the bench's client and its look at the spool.
+    """
+
+    def __init__(self, server_cpu: Callable[[], float] | None) -> None:
+        self.server_cpu = server_cpu
+        self.found: dict[str, float] = {}
+        self.receiver_pid: int | None = None
+        self._mark = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        server = self.server_cpu() if self.server_cpu else 0.0
+        receiver = process_cpu_seconds(self.receiver_pid) if self.receiver_pid else 0.0
+        return (server, time.process_time(), receiver)
+
+    def watch(self, receiver_pid: int) -> None:
+        """Count the receiver's CPU from now on (not its start-up)."""
+        self.receiver_pid = receiver_pid
+        self._mark = self._now()
+
+    def lap(self, name: str, count: int) -> None:
+        now = self._now()
+        parts = zip(("server", "worker", "receiver"), now, self._mark, strict=True)
+        for part, end, start in parts:
+            if (part != "server" or self.server_cpu) and (part != "receiver" or self.receiver_pid):
+                self.found[f"ingest_{name}_{part}_cpu_ms_per_alert"] = round((end - start) * 1000 / count, 3)
+        self._mark = now
+
+    def figures(self) -> dict[str, float]:
+        return dict(self.found)
+
+
+async def _paced_storm(
+    client: Client,
+    home: Path,
+    url: str,
+    alerts: int,
+    fingerprints: int,
+    senders: int,
+    rate: float,
+    cpu: _CpuMeter | None = None,
+) -> dict[str, Any]:
+    """The storm at a fixed offered rate: accept latency at a load Temporal can take (not at saturation).
+
+    With closed-loop connections the accept latency is the connections over the accepted rate
+    (Little's law), whatever the receiver does; a latency target means something only at a stated
+    rate, so the sender offers ``rate`` alerts/s and times each alert from when it was due.
+    """
+    tag = uuid.uuid4().hex[:6]
+    started = time.perf_counter()
+    sent = await _output(
+        _spawn("sender", url, tag, str(alerts), str(fingerprints), str(senders), f"{rate:.1f}")
+    )
+    drained = await _drained(home)
+    if cpu is not None:
+        cpu.lap("paced", alerts)
+    counts = await check_runs(client, sent["acknowledged"])
+    ms = [x * 1000 for x in sent["latencies"]]
+    return {
+        "ingest_paced_offered_per_s": round(rate, 1),
+        "ingest_paced_alerts_per_s": per_second(len(ms), sent["seconds"]),
+        "ingest_paced_handed_over_per_s": per_second(len(ms), drained - started),
+        "ingest_paced_accept_p50_ms": summarize_ms(sent["latencies"])["p50"],
+        "ingest_paced_accept_p99_ms": round(percentile(ms, 99), 2),
+        "ingest_paced_accept_max_ms": round(max(ms), 2) if ms else None,
+        "ingest_paced_check": counts,
+        "_run_ids": [r for v in sent["acknowledged"].values() for r in v[2:] if r],
+    }
 
 
 async def _killed_storm(

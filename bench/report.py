@@ -184,13 +184,17 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         )
         out.append(
             (
-                "ingest storm: accept latency p50 / p99 (202 rate)",
+                "ingest storm: accept p50 / p99, closed loop",
                 f"{r['ingest_accept_p50_ms']:.1f} / {r['ingest_accept_p99_ms']:.1f} ms",
                 f"{r['ingest_alerts_per_s']:.0f} alerts/s accepted",
                 "",
-                _verdict(r["ingest_accept_p99_ms"], ACCEPT_P99_TARGET_MS, False).replace(")", " ms)"),
+                f"≈ {r['ingest_senders']} / accepted rate",
             )
         )
+        if "ingest_storm_server_cpu_ms_per_alert" in r:
+            out.append(_storm_cpu_row(r))
+        if "ingest_paced_accept_p99_ms" in r:
+            out.extend(_paced_rows(r))
         out.append(
             (
                 "ingest storm: runs / repeats recorded on their run",
@@ -254,3 +258,40 @@ def write_json(r: dict[str, Any], path: Path | None = None) -> Path:
     clean = json.loads(json.dumps(r, default=str).replace("NaN", "null"))
     path.write_text(json.dumps(clean, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return path
+
+
+def _paced_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """The storm offered at the raw start rate: the accept latency the target is about."""
+    check = r.get("ingest_paced_check", {})
+    offered, raw = r["ingest_paced_offered_per_s"], r["ingest_raw_starts_per_s"]
+    return [
+        (
+            f"ingest storm offered at {offered:.0f} alerts/s: accept p50 / p99",
+            f"{r['ingest_paced_accept_p50_ms']:.1f} / {r['ingest_paced_accept_p99_ms']:.1f} ms",
+            f"{r['ingest_paced_alerts_per_s']:.0f} accepted/s, "
+            f"{r['ingest_paced_handed_over_per_s']:.0f} on runs",
+            _x(round(offered / raw, 3) if raw else None),
+            _verdict(r["ingest_paced_accept_p99_ms"], ACCEPT_P99_TARGET_MS, False).replace(")", " ms)"),
+        ),
+        (
+            "ingest storm offered: runs / alerts recorded on their run",
+            f"{check.get('runs', '-')} runs",
+            f"{check.get('recorded_on_their_run', '-')} of {check.get('acknowledged', '-')}",
+            "",
+            f"want {r['ingest_fingerprints']} runs, lost {check.get('lost', '-')}",
+        ),
+    ]
+
+
+def _storm_cpu_row(r: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    """What an alert of the storm costs, beside what a raw start costs (CPU ms)."""
+    storm = [r.get(f"ingest_storm_{p}_cpu_ms_per_alert") for p in ("server", "worker", "receiver")]
+    raw = [r.get(f"ingest_raw_{p}_cpu_ms_per_alert") for p in ("server", "worker", "client")]
+    shown = " / ".join("-" if v is None else f"{v:.2f}" for v in storm)
+    return (
+        "ingest storm CPU per alert: server / worker / receiver (client)",
+        f"{shown} ms",
+        "raw start: " + " / ".join("-" if v is None else f"{v:.2f}" for v in raw) + " ms",
+        _x(round(storm[0] / raw[0], 3) if storm[0] and raw[0] else None),
+        "server's, storm ÷ raw",
+    )

@@ -105,7 +105,7 @@ async def measure(sizes: Sizes, out: Path) -> dict[str, Any]:
                 )
             )
             say(f"ingest: {sizes.ingest_alerts} alerts, {sizes.ingest_fingerprints} fingerprints")
-            r.update(await _ingest(client, tuned.address, eq, bq, sizes))
+            r.update(await _ingest(client, tuned, eq, bq, sizes))
         say(f"parked: {sizes.parked_n} runs on approvals per side, each worker in its own process")
         r.update(await parked.parked(client, tuned.address, approval, sizes.parked_n))
     return r
@@ -133,19 +133,20 @@ async def _audit_es(client: Any, root: Path, plan: Any, bq: str, n: int) -> dict
         es.stop()
 
 
-async def _ingest(client: Any, address: str, queue: str, bq: str, sizes: Sizes) -> dict[str, Any]:
+async def _ingest(client: Any, server: stack.Server, queue: str, bq: str, sizes: Sizes) -> dict[str, Any]:
     try:
         from bench.ingest_storm import storm
 
         return await storm(
             client,
-            address,
+            server.address,
             queue,
             bq,
             sizes.ingest_alerts,
             sizes.ingest_fingerprints,
             sizes.ingest_senders,
             sizes.ingest_kill_alerts,
+            server_cpu=server.cpu_seconds,
         )
     except Exception as exc:  # the receiver is optional here: record why it was not measured
         return {"ingest": f"not measured: {type(exc).__name__}: {exc}"[:300]}

@@ -22,7 +22,7 @@ async def measure(sizes: Sizes) -> dict[str, Any]:
     with stack.scratch_dir() as root, stack.dev_server(root, "tuned", tuned=True) as tuned:
         client = await stack.connect(tuned.address)
         async with stack.workers(client, eq, bq):
-            return await _ingest(client, tuned.address, eq, bq, sizes)
+            return await _ingest(client, tuned, eq, bq, sizes)
 
 
 def main() -> int:

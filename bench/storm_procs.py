@@ -3,14 +3,19 @@
 ``python -m bench.storm_procs receiver ADDRESS QUEUE HOME PORT`` serves the storm playbook under
 ``HOME/pb`` with the spool on, prints ``ready URL`` and runs until SIGTERM (or SIGKILL).
 
-``python -m bench.storm_procs sender URL TAG ALERTS FINGERPRINTS CONNECTIONS`` posts signed alerts
-over CONNECTIONS keep-alive connections (its own event loop, its own process), retrying any alert
-that did not get a 2xx (a receiver that died, a 503) until it does, and prints one JSON line: the
-accept latencies of the acknowledged attempts, the wall time, and alert id → (fingerprint, run id).
+``python -m bench.storm_procs sender URL TAG ALERTS FINGERPRINTS CONNECTIONS [RATE]`` posts signed
+alerts over CONNECTIONS keep-alive connections (its own event loop, its own process), retrying any
+alert that did not get a 2xx (a receiver that died, a 503) until it does, and prints one JSON line:
+the accept latencies of the acknowledged attempts, the wall time, and alert id → (fingerprint, run
+id). Without RATE each connection posts its next alert as soon as the last one is answered (closed
+loop: the latency is then ≈ CONNECTIONS / accepted rate, Little's law). With RATE (alerts/s) alert
+``i`` is due at ``i / RATE`` s (open loop, as wrk2 does): a connection still waiting on an answer
+posts late, and the latency counts from when the alert was due, so a slow answer is not hidden by
+the alerts it held back.
 
 ``python -m bench.storm_procs raw ADDRESS QUEUE N FINGERPRINTS CONNECTIONS`` makes N start calls for
 hand-written workflows (an activity, then a wait) over FINGERPRINTS ids from CONNECTIONS concurrent
-callers and prints the wall time.
+callers and prints the wall time and its own CPU time for them.
 """
 
 from __future__ import annotations
@@ -126,8 +131,10 @@ class _Connection:
         self.reader = self.writer = None
 
 
-async def sender(url: str, tag: str, alerts: int, fingerprints: int, connections: int) -> dict[str, Any]:
-    """Post every alert until acknowledged; latencies of the acknowledged attempts."""
+async def sender(
+    url: str, tag: str, alerts: int, fingerprints: int, connections: int, rate: float = 0.0
+) -> dict[str, Any]:
+    """Post every alert until acknowledged; latencies of the acknowledged attempts (see the module doc)."""
     from urllib.parse import urlsplit
 
     from engine.ingest.auth import SIGNATURE_HEADER, sign
@@ -138,7 +145,7 @@ async def sender(url: str, tag: str, alerts: int, fingerprints: int, connections
     acknowledged: dict[str, list[str | None]] = {}
     retries = 0
 
-    async def one(conn: _Connection, i: int) -> None:
+    async def one(conn: _Connection, i: int, due: float | None) -> None:
         nonlocal retries
         doc = {
             "id": f"storm-{tag}-{i}",
@@ -156,7 +163,7 @@ async def sender(url: str, tag: str, alerts: int, fingerprints: int, connections
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 status, data = 0, b""
             if 200 <= status < 300:
-                latencies.append(time.perf_counter() - sent)
+                latencies.append(time.perf_counter() - (sent if due is None else min(sent, due)))
                 outcome = json.loads(data)["alerts"][0]
                 runs = [p.get("run_id") for p in outcome.get("playbooks", [])]
                 acknowledged[str(doc["id"])] = [str(doc["fingerprint"]), outcome["status"], *runs]
@@ -172,13 +179,20 @@ async def sender(url: str, tag: str, alerts: int, fingerprints: int, connections
         conn = _Connection(host, port)
         try:
             for i in numbers:
-                await one(conn, i)
+                due = None if rate <= 0 else started + i / rate
+                if due is not None and (ahead := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(ahead)
+                await one(conn, i, due)
         finally:
             conn.close()
 
     per = alerts // connections
     started = time.perf_counter()
-    await asyncio.gather(*(connection(range(k * per, (k + 1) * per)) for k in range(connections)))
+    if rate > 0:  # alerts interleave over the connections, so every connection has one due each 50/RATE s
+        numbers = [range(k, per * connections, connections) for k in range(connections)]
+    else:
+        numbers = [range(k * per, (k + 1) * per) for k in range(connections)]
+    await asyncio.gather(*(connection(r) for r in numbers))
     return {
         "seconds": time.perf_counter() - started,
         "cpu_s": time.process_time(),
@@ -210,11 +224,11 @@ async def raw(address: str, queue: str, n: int, fingerprints: int, connections: 
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(caller(k) for k in range(connections)))
-    seconds = time.perf_counter() - started
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
     ids = sorted({f"bl-storm-{tag}-{i % fingerprints}" for i in range(per * connections)})
-    return {"seconds": seconds, "started": per * connections, "ids": ids}
+    return {"seconds": seconds, "cpu_s": cpu_s, "started": per * connections, "ids": ids}
 
 
 def main(argv: list[str]) -> int:
@@ -231,7 +245,8 @@ def main(argv: list[str]) -> int:
         else:
             asyncio.run(receiver(args[0], args[1], Path(args[2]), int(args[3])))
     elif role == "sender":
-        found = asyncio.run(sender(args[0], args[1], *(int(a) for a in args[2:5])))
+        rate = float(args[5]) if len(args) > 5 else 0.0
+        found = asyncio.run(sender(args[0], args[1], *(int(a) for a in args[2:5]), rate=rate))
         print(json.dumps(found), flush=True)
     elif role == "raw":
         found = asyncio.run(raw(args[0], args[1], *(int(a) for a in args[2:5])))

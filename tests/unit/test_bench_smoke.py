@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 
 import pytest
 
-from bench import baseline, run, stats
+from bench import baseline, run, stats, storm_procs
 from bench.actions import APPROVAL, BENCH_REGISTRY, FIVE_STEPS, plan_of
 from bench.genplaybooks import playbook
 from bench.offline import per_step
@@ -100,3 +102,69 @@ def test_table_shows_absolute_numbers_ratios_and_missed_targets() -> None:
     assert "120.0 ms" in text and "100.0 ms" in text and "1.20x" in text
     assert "MISSED (≤ 1.15)" in text and "ok (≤ 1.15)" in text
     assert "not measured: no receiver" in text
+
+
+def test_table_judges_the_storm_latency_at_the_offered_rate_not_in_the_closed_loop() -> None:
+    storm = {
+        "ingest_alerts": 100,
+        "ingest_fingerprints": 10,
+        "ingest_senders": 50,
+        "ingest_alerts_per_s": 1000.0,
+        "ingest_handed_over_per_s": 800.0,
+        "ingest_raw_starts_per_s": 700.0,
+        "ingest_rate_ratio": 1.143,
+        "ingest_accept_p50_ms": 45.0,
+        "ingest_accept_p99_ms": 140.0,
+        "ingest_check": {"runs": 10, "recorded_on_their_run": 100, "acknowledged": 100, "lost": 0},
+        "ingest_paced_offered_per_s": 700.0,
+        "ingest_paced_alerts_per_s": 699.0,
+        "ingest_paced_handed_over_per_s": 690.0,
+        "ingest_paced_accept_p50_ms": 4.0,
+        "ingest_paced_accept_p99_ms": 61.5,
+        "ingest_paced_check": {"runs": 10, "recorded_on_their_run": 99, "acknowledged": 100, "lost": 1},
+    }
+    lines = {line.split("|")[0].strip(): line for line in table(storm).splitlines()}
+    closed = lines["ingest storm: accept p50 / p99, closed loop"]
+    assert "140.0 ms" in closed and "≈ 50 / accepted rate" in closed and "MISSED" not in closed
+    paced = lines["ingest storm offered at 700 alerts/s: accept p50 / p99"]
+    assert "4.0 / 61.5 ms" in paced and "1.00x" in paced and "MISSED (≤ 50.0 ms)" in paced
+    assert "lost 1" in lines["ingest storm offered: runs / alerts recorded on their run"]
+
+
+async def _slow_receiver(delay_s: float) -> tuple[asyncio.Server, str]:
+    """An HTTP/1.1 server answering every POST with the receiver's 202 body after ``delay_s``."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+            await reader.readexactly(length)
+            await asyncio.sleep(delay_s)
+            body = json.dumps({"alerts": [{"status": "accepted", "playbooks": [{"run_id": "r"}]}]}).encode()
+            writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def test_paced_sender_times_alerts_from_when_they_were_due() -> None:
+    server, url = await _slow_receiver(0.05)
+    async with server:
+        closed = await storm_procs.sender(url, "c", 6, 6, 1)
+        paced = await storm_procs.sender(url, "p", 6, 6, 1, rate=100.0)
+    # Closed loop: each alert waits only for its own answer.
+    assert len(closed["latencies"]) == 6 and max(closed["latencies"]) < 0.1
+    # Open loop at 100/s on one connection answering every 50 ms: alert 5 was due at 50 ms but
+    # could go only after five answers (250 ms), so it counts ~250 ms, not its own 50.
+    assert sorted(paced["latencies"]) == paced["latencies"]
+    assert paced["latencies"][-1] > 0.2 and len(paced["acknowledged"]) == 6
