@@ -191,10 +191,6 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 f"≈ {r['ingest_senders']} / accepted rate",
             )
         )
-        if "ingest_storm_server_cpu_ms_per_alert" in r:
-            out.append(_storm_cpu_row(r))
-        if "ingest_paced_accept_p99_ms" in r:
-            out.extend(_paced_rows(r))
         out.append(
             (
                 "ingest storm: runs / repeats recorded on their run",
@@ -204,6 +200,10 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 f"want {r['ingest_fingerprints']} runs, lost {check.get('lost', '-')}",
             )
         )
+        if "ingest_storm_server_cpu_ms_per_alert" in r:
+            out.append(_storm_cpu_row(r))
+        if "ingest_paced_accept_p99_ms" in r:
+            out.extend(_paced_rows(r))
     if "ingest_kill_check" in r:
         kill = r["ingest_kill_check"]
         out.append(
