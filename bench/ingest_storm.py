@@ -291,6 +291,8 @@ async def _paced_storm(
         "ingest_paced_accept_p50_ms": summarize_ms(sent["latencies"])["p50"],
         "ingest_paced_accept_p99_ms": round(percentile(ms, 99), 2),
         "ingest_paced_accept_max_ms": round(max(ms), 2) if ms else None,
+        # How late alerts went out: a connection still waiting for an answer, or the sender not run.
+        "ingest_paced_sent_late_p99_ms": round(percentile([x * 1000 for x in sent["late"]], 99), 2),
         "ingest_paced_check": counts,
         "_run_ids": [r for v in sent["acknowledged"].values() for r in v[2:] if r],
     }

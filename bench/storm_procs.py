@@ -11,7 +11,7 @@ id). Without RATE each connection posts its next alert as soon as the last one i
 loop: the latency is then ≈ CONNECTIONS / accepted rate, Little's law). With RATE (alerts/s) alert
 ``i`` is due at ``i / RATE`` s (open loop, as wrk2 does): a connection still waiting on an answer
 posts late, and the latency counts from when the alert was due, so a slow answer is not hidden by
-the alerts it held back.
+the alerts it held back (``late``: how long after it was due each alert went out).
 
 ``python -m bench.storm_procs raw ADDRESS QUEUE N FINGERPRINTS CONNECTIONS`` makes N start calls for
 hand-written workflows (an activity, then a wait) over FINGERPRINTS ids from CONNECTIONS concurrent
@@ -142,6 +142,7 @@ async def sender(
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     latencies: list[float] = []
+    late: list[float] = []  # paced: how long after it was due each answered alert went out
     acknowledged: dict[str, list[str | None]] = {}
     retries = 0
 
@@ -164,6 +165,8 @@ async def sender(
                 status, data = 0, b""
             if 200 <= status < 300:
                 latencies.append(time.perf_counter() - (sent if due is None else min(sent, due)))
+                if due is not None:
+                    late.append(sent - due)
                 outcome = json.loads(data)["alerts"][0]
                 runs = [p.get("run_id") for p in outcome.get("playbooks", [])]
                 acknowledged[str(doc["id"])] = [str(doc["fingerprint"]), outcome["status"], *runs]
@@ -197,6 +200,7 @@ async def sender(
         "seconds": time.perf_counter() - started,
         "cpu_s": time.process_time(),
         "latencies": latencies,
+        "late": late,
         "acknowledged": acknowledged,
         "retries": retries,
     }

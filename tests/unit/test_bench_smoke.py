@@ -168,3 +168,4 @@ async def test_paced_sender_times_alerts_from_when_they_were_due() -> None:
     # could go only after five answers (250 ms), so it counts ~250 ms, not its own 50.
     assert sorted(paced["latencies"]) == paced["latencies"]
     assert paced["latencies"][-1] > 0.2 and len(paced["acknowledged"]) == 6
+    assert paced["late"][0] < 0.05 and paced["late"][-1] > 0.15 and closed["late"] == []
