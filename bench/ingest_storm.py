@@ -5,9 +5,10 @@ and joined in the background). A sender process posts signed alerts over keep-al
 the engine worker is the bench's. In the same run, a raw client process starts the same number of
 workflows (same ids shape: ``fingerprints`` distinct ids, ``USE_EXISTING`` for the rest) from the
 same number of concurrent callers: the rate Temporal itself takes starts at. A second storm, on new
-fingerprints, is offered at 0.8x that raw rate (open loop) for the accept latency at a load Temporal can
-take. Then a third storm SIGKILLs the receiver mid-way and restarts it on its spool; every alert
-that got a 2xx must end up on its incident's run, one run per fingerprint (counted, not assumed).
+fingerprints, is offered at 0.8x that raw rate (open loop): the accept latency at a stated load
+below what Temporal alone takes. Then a third storm SIGKILLs the receiver mid-way and restarts it
+on its spool; every alert that got a 2xx must end up on its incident's run, one run per
+fingerprint (counted, not assumed).
 """
 
 from __future__ import annotations
@@ -268,7 +269,7 @@ async def _paced_storm(
     rate: float,
     cpu: _CpuMeter | None = None,
 ) -> dict[str, Any]:
-    """The storm at a fixed offered rate: accept latency at a load Temporal can take (not at saturation).
+    """The storm at a fixed offered rate: the accept latency at a stated load, not at saturation.
 
     With closed-loop connections the accept latency is the connections over the accepted rate
     (Little's law), whatever the receiver does; a latency target means something only at a stated

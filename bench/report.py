@@ -261,7 +261,7 @@ def write_json(r: dict[str, Any], path: Path | None = None) -> Path:
 
 
 def _paced_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """The storm offered at the raw start rate: the accept latency the target is about."""
+    """The storm offered at a share of the raw start rate: the accept latency the target is about."""
     check = r.get("ingest_paced_check", {})
     offered, raw = r["ingest_paced_offered_per_s"], r["ingest_raw_starts_per_s"]
     return [
