@@ -22,13 +22,14 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 
 from bench.stack import process_cpu_seconds
-from bench.stats import per_second, percentile, summarize_ms
+from bench.stats import per_second, percentile
 from bench.storm_procs import PLAYBOOK
 from engine.ingest.spool import pending_count
 from engine.stack.processes import free_port
@@ -182,27 +183,20 @@ async def storm(
         run_ids: list[str] = []
         try:
             cpu.watch(receiver.pid)
-            started = time.perf_counter()
-            sent = await _output(_spawn("sender", url, tag, str(alerts), str(fingerprints), str(senders)))
-            drained = await _drained(home)
-            cpu.lap("storm", alerts)
-            counts = await check_runs(client, sent["acknowledged"])
-            run_ids += [r for v in sent["acknowledged"].values() for r in v[2:] if r]
-            accept_rate = per_second(len(sent["latencies"]), sent["seconds"])
-            through_rate = per_second(len(sent["latencies"]), drained - started)
-            lat = summarize_ms(sent["latencies"])
+            closed = await _one_storm(client, home, url, tag, alerts, fingerprints, senders, cpu, "storm")
+            run_ids += closed.run_ids
             result.update(
                 {
-                    "ingest_alerts": len(sent["acknowledged"]),
+                    "ingest_alerts": len(closed.sent["acknowledged"]),
                     "ingest_fingerprints": fingerprints,
                     "ingest_senders": senders,
-                    "ingest_alerts_per_s": accept_rate,
-                    "ingest_handed_over_per_s": through_rate,
-                    "ingest_rate_ratio": round(through_rate / raw_rate, 3) if raw_rate else None,
-                    "ingest_accept_p50_ms": lat["p50"],
-                    "ingest_accept_p99_ms": round(percentile([x * 1000 for x in sent["latencies"]], 99), 2),
-                    "ingest_runs_started": counts["runs"],
-                    "ingest_check": counts,
+                    "ingest_alerts_per_s": closed.accepted_per_s,
+                    "ingest_handed_over_per_s": closed.handed_over_per_s,
+                    "ingest_rate_ratio": round(closed.handed_over_per_s / raw_rate, 3) if raw_rate else None,
+                    "ingest_accept_p50_ms": closed.accept_ms(50),
+                    "ingest_accept_p99_ms": closed.accept_ms(99),
+                    "ingest_runs_started": closed.counts["runs"],
+                    "ingest_check": closed.counts,
                     **cpu.figures(),
                 }
             )
@@ -214,7 +208,7 @@ async def storm(
             result.update(paced, **cpu.figures())
             # The same receiver process is now SIGKILLed in the middle of a third storm.
             kill = await _killed_storm(
-                client, address, queue, home, port, url, receiver, kill_alerts, accept_rate
+                client, address, queue, home, port, url, receiver, kill_alerts, closed.accepted_per_s
             )
             receiver = kill.pop("_receiver")
             run_ids += kill.pop("_run_ids")
@@ -259,6 +253,50 @@ class _CpuMeter:
         return dict(self.found)
 
 
+@dataclass
+class _Storm:
+    """One storm's sender output, what its runs recorded, and its rates."""
+
+    sent: dict[str, Any]
+    counts: dict[str, int]
+    accepted_per_s: float
+    handed_over_per_s: float
+    run_ids: list[str]
+
+    def accept_ms(self, q: float) -> float:
+        """The ``q``-th percentile of the accept latency, ms."""
+        return round(percentile([x * 1000 for x in self.sent["latencies"]], q), 2)
+
+
+async def _one_storm(
+    client: Client,
+    home: Path,
+    url: str,
+    tag: str,
+    alerts: int,
+    fingerprints: int,
+    senders: int,
+    cpu: _CpuMeter,
+    lap: str,
+    rate: float = 0.0,
+) -> _Storm:
+    """Post the storm (offered at ``rate`` alerts/s, closed loop without), wait for the hand-over, count."""
+    started = time.perf_counter()
+    offered = [f"{rate:.1f}"] if rate > 0 else []
+    sent = await _output(_spawn("sender", url, tag, str(alerts), str(fingerprints), str(senders), *offered))
+    drained = await _drained(home)
+    cpu.lap(lap, alerts)
+    counts = await check_runs(client, sent["acknowledged"])
+    answered = len(sent["latencies"])
+    return _Storm(
+        sent,
+        counts,
+        per_second(answered, sent["seconds"]),
+        per_second(answered, drained - started),
+        [r for v in sent["acknowledged"].values() for r in v[2:] if r],
+    )
+
+
 async def _paced_storm(
     client: Client,
     home: Path,
@@ -267,7 +305,7 @@ async def _paced_storm(
     fingerprints: int,
     senders: int,
     rate: float,
-    cpu: _CpuMeter | None = None,
+    cpu: _CpuMeter,
 ) -> dict[str, Any]:
     """The storm at a fixed offered rate: the accept latency at a stated load, not at saturation.
 
@@ -276,26 +314,19 @@ async def _paced_storm(
     rate, so the sender offers ``rate`` alerts/s and times each alert from when it was due.
     """
     tag = uuid.uuid4().hex[:6]
-    started = time.perf_counter()
-    sent = await _output(
-        _spawn("sender", url, tag, str(alerts), str(fingerprints), str(senders), f"{rate:.1f}")
-    )
-    drained = await _drained(home)
-    if cpu is not None:
-        cpu.lap("paced", alerts)
-    counts = await check_runs(client, sent["acknowledged"])
-    ms = [x * 1000 for x in sent["latencies"]]
+    paced = await _one_storm(client, home, url, tag, alerts, fingerprints, senders, cpu, "paced", rate)
+    late_ms = [x * 1000 for x in paced.sent["late"]]
     return {
         "ingest_paced_offered_per_s": round(rate, 1),
-        "ingest_paced_alerts_per_s": per_second(len(ms), sent["seconds"]),
-        "ingest_paced_handed_over_per_s": per_second(len(ms), drained - started),
-        "ingest_paced_accept_p50_ms": summarize_ms(sent["latencies"])["p50"],
-        "ingest_paced_accept_p99_ms": round(percentile(ms, 99), 2),
-        "ingest_paced_accept_max_ms": round(max(ms), 2) if ms else None,
+        "ingest_paced_alerts_per_s": paced.accepted_per_s,
+        "ingest_paced_handed_over_per_s": paced.handed_over_per_s,
+        "ingest_paced_accept_p50_ms": paced.accept_ms(50),
+        "ingest_paced_accept_p99_ms": paced.accept_ms(99),
+        "ingest_paced_accept_max_ms": paced.accept_ms(100),
         # How late alerts went out: a connection still waiting for an answer, or the sender not run.
-        "ingest_paced_sent_late_p99_ms": round(percentile([x * 1000 for x in sent["late"]], 99), 2),
-        "ingest_paced_check": counts,
-        "_run_ids": [r for v in sent["acknowledged"].values() for r in v[2:] if r],
+        "ingest_paced_sent_late_p99_ms": round(percentile(late_ms, 99), 2),
+        "ingest_paced_check": paced.counts,
+        "_run_ids": paced.run_ids,
     }
 
 

@@ -250,7 +250,8 @@ def main(argv: list[str]) -> int:
             asyncio.run(receiver(args[0], args[1], Path(args[2]), int(args[3])))
     elif role == "sender":
         rate = float(args[5]) if len(args) > 5 else 0.0
-        found = asyncio.run(sender(args[0], args[1], *(int(a) for a in args[2:5]), rate=rate))
+        alerts, fingerprints, connections = (int(a) for a in args[2:5])
+        found = asyncio.run(sender(args[0], args[1], alerts, fingerprints, connections, rate=rate))
         print(json.dumps(found), flush=True)
     elif role == "raw":
         found = asyncio.run(raw(args[0], args[1], *(int(a) for a in args[2:5])))
