@@ -197,7 +197,6 @@ async def storm(
                     "ingest_accept_p99_ms": closed.accept_ms(99),
                     "ingest_runs_started": closed.counts["runs"],
                     "ingest_check": closed.counts,
-                    **cpu.figures(),
                 }
             )
             # The same storm again on new fingerprints, offered at 0.8x the raw start rate (open loop).
@@ -205,7 +204,7 @@ async def storm(
             rate = raw_rate * PACED_SHARE
             paced = await _paced_storm(client, home, url, alerts, fingerprints, senders, rate, cpu)
             run_ids += paced.pop("_run_ids")
-            result.update(paced, **cpu.figures())
+            result.update(paced, **cpu.figures())  # CPU per alert of the raw starts and both storms
             # The same receiver process is now SIGKILLed in the middle of a third storm.
             kill = await _killed_storm(
                 client, address, queue, home, port, url, receiver, kill_alerts, closed.accepted_per_s
@@ -268,6 +267,11 @@ class _Storm:
         return round(percentile([x * 1000 for x in self.sent["latencies"]], q), 2)
 
 
+def _run_ids(sent: dict[str, Any]) -> list[str]:
+    """The run ids the receiver's answers named, from a sender's output."""
+    return [r for v in sent["acknowledged"].values() for r in v[2:] if r]
+
+
 async def _one_storm(
     client: Client,
     home: Path,
@@ -293,7 +297,7 @@ async def _one_storm(
         counts,
         per_second(answered, sent["seconds"]),
         per_second(answered, drained - started),
-        [r for v in sent["acknowledged"].values() for r in v[2:] if r],
+        _run_ids(sent),
     )
 
 
@@ -358,5 +362,5 @@ async def _killed_storm(
         "ingest_kill_sender_retries": sent["retries"],
         "ingest_kill_check": counts,
         "_receiver": receiver,
-        "_run_ids": [r for v in sent["acknowledged"].values() for r in v[2:] if r],
+        "_run_ids": _run_ids(sent),
     }
