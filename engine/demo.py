@@ -191,6 +191,7 @@ async def run_demo(home: Path) -> int:
                     elasticsearch_url=es_url,
                     web_ui_url=stack.web_ui_url,
                     on_receiver=listening.set_result,
+                    temporal_args=stack.connect_args(),
                 )
             )
             try:

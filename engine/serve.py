@@ -18,8 +18,9 @@ from engine.activities.audit import AuditStore
 from engine.activities.notify import ApprovalNotices, Notifier, SlackNotifier
 from engine.activities.run_action import ActionRunner
 from engine.errors import ConfigError
+from engine.ingest.handover_process import HandoverSpec
 from engine.security_audit import SecurityAudit
-from engine.settings import Settings
+from engine.settings import Settings, TemporalConnectArgs
 from engine.spec.catalog import load_catalog
 from engine.stack.state import web_ui_address, workflow_link
 from engine.worker import build_action_worker, build_worker
@@ -98,6 +99,15 @@ async def serve_worker(
         await stop.wait()
 
 
+def handover_spec(settings: Settings, temporal_args: TemporalConnectArgs) -> HandoverSpec:
+    """The hand-over process of a ``fireline`` command: the same Temporal, codec and playbooks."""
+    return HandoverSpec(
+        settings,
+        functools.partial(fl.connect_configured, settings, temporal_args),
+        functools.partial(load_catalog, [settings.playbooks_dir]),
+    )
+
+
 def stop_on_signals(stop: asyncio.Event) -> None:
     """Set ``stop`` on SIGINT/SIGTERM (graceful shutdown)."""
     loop = asyncio.get_running_loop()
@@ -159,8 +169,13 @@ async def serve_services(
     web_ui_url: str | None,
     worker: bool = True,
     on_receiver: Callable[[str], None] | None = None,
+    temporal_args: TemporalConnectArgs | None = None,
 ) -> None:
-    """The worker and the receiver (alerts, Slack, hunts, poller) until ``stop`` is set."""
+    """The worker and the receiver (alerts, Slack, hunts, poller) until ``stop`` is set.
+
+    With ``temporal_args`` (how ``client`` was connected) the spool's hand-over runs in a process
+    of its own, connected the same way.
+    """
     from engine.console import console_routes
     from engine.ingest.config import ensure_webhook_secret
     from engine.ingest.server import serve_ingest
@@ -190,6 +205,7 @@ async def serve_services(
                 ),
             ],
             on_listening=on_receiver,
+            handover=handover_spec(settings, temporal_args) if temporal_args is not None else None,
         )
     ]
     if settings.slack.mode == "socket":

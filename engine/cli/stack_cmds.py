@@ -120,6 +120,7 @@ async def _run_stack(settings: Settings, *, seed: bool) -> None:
             elasticsearch_url=stack.elasticsearch_url,
             web_ui_url=stack.web_ui_url,
             on_receiver=listening,
+            temporal_args=stack.connect_args(),
         )
     console.print("stack stopped")
 
@@ -242,7 +243,8 @@ def receiver(config: ConfigOption = None) -> None:
     async def go() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        client = await fl.connect_configured(settings, connect_args(settings))
+        args = connect_args(settings)
+        client = await fl.connect_configured(settings, args)
         await serve_services(
             settings,
             client,
@@ -251,6 +253,7 @@ def receiver(config: ConfigOption = None) -> None:
             web_ui_url=settings.temporal.web_ui_url,
             worker=False,
             on_receiver=listening,
+            temporal_args=args,
         )
 
     asyncio.run(go())

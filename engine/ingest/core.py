@@ -7,7 +7,9 @@ replay``; build it with :func:`build_ingest`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from engine.ingest.dispatch import Dispatcher, outcome_base
 from engine.ingest.errors import RequestRejected, SpoolUnavailable, TemporalUnavailable
 from engine.ingest.es_refs import AlertDocReader, es_client_for
 from engine.ingest.handover import Handover
+from engine.ingest.handover_process import HandoverProcess, HandoverSpec
 from engine.ingest.models import (
     AlertLogEntry,
     AlertOutcome,
@@ -36,7 +39,8 @@ from engine.ingest.models import (
     RunDisposition,
     Via,
 )
-from engine.ingest.spool import AlertSpool
+from engine.ingest.spool import SpoolWriter
+from engine.ingest.spool_reader import SpoolReader
 from engine.ingest.triggers import TriggerSet
 from engine.metrics import RejectReason
 from engine.settings import Settings
@@ -56,6 +60,17 @@ class ReadyReport(BaseModel):
     skipped: dict[str, str] = Field(default_factory=dict, description="Playbooks left out, and why.")
 
 
+def _count(outcome: AlertOutcome, refusal: RejectReason) -> None:
+    """Move the alert counters; labels are the source and bounded enums, never alert text."""
+    if outcome.status is AlertStatus.REJECTED:
+        metrics.alert_rejected(outcome.source, refusal)
+        return
+    metrics.alert_received(outcome.source, outcome.status.value)
+    for playbook in outcome.playbooks:
+        if playbook.disposition in (RunDisposition.JOINED, RunDisposition.JOINED_CLOSED):
+            metrics.alert_deduplicated(outcome.source, playbook.playbook)
+
+
 @dataclass
 class Ingest:
     """Everything one ingestion process shares: config, Temporal, triggers, log, dead letters."""
@@ -68,7 +83,10 @@ class Ingest:
     dead_letters: DeadLetterStore
     docs: AlertDocReader | None = None
     #: With a spool, receiver alerts are acknowledged once on disk and handed over in the background.
-    handover: Handover | None = None
+    spool: SpoolWriter | None = None
+    handover: Handover | HandoverProcess | None = None
+    #: Moves the alert counters (a hand-over process sends them to the receiver's instead).
+    count: Callable[[AlertOutcome, RejectReason], None] = _count
 
     def record(
         self,
@@ -81,7 +99,7 @@ class Ingest:
         """Append one outcome to the alert log and count it (``refusal``: why, when rejected)."""
         entry = AlertLogEntry(**outcome.model_dump(), at=datetime.now(UTC), via=via, http_status=http_status)
         self.log.record(entry)
-        _count(outcome, refusal)
+        self.count(outcome, refusal)
         logger.info("alert %.80r from %s: %s", outcome.id or "-", outcome.source, outcome.status.value)
 
     def record_rejection(
@@ -131,7 +149,7 @@ class Ingest:
                     continue
                 alerts += completed.alerts
                 resolved += completed.resolved
-        if self.handover is not None and via is Via.RECEIVER:
+        if self.spool is not None and via is Via.RECEIVER:
             outcomes = await self.spool_all(alerts, via=via)
         else:
             outcomes = await self.dispatch_all(alerts, via=via)
@@ -174,11 +192,12 @@ class Ingest:
         Raises:
             SpoolUnavailable: the spool could not be written (nothing is acknowledged).
         """
-        assert self.handover is not None
+        spool = self.spool
+        assert spool is not None
         outcomes = [self.dispatcher.preview(alert) for alert in alerts]
         queued = [(a, o) for a, o in zip(alerts, outcomes, strict=True) if o.status is AlertStatus.QUEUED]
         try:
-            await asyncio.gather(*(self.handover.spool.put(a.template_view(), via=via) for a, _ in queued))
+            await asyncio.gather(*(spool.put(a.template_view(), via=via) for a, _ in queued))
         except OSError as exc:
             raise SpoolUnavailable(f"the alert spool cannot be written: {exc.strerror or exc}") from None
         for outcome in outcomes:
@@ -233,17 +252,6 @@ class Ingest:
         )
 
 
-def _count(outcome: AlertOutcome, refusal: RejectReason) -> None:
-    """Move the alert counters; labels are the source and bounded enums, never alert text."""
-    if outcome.status is AlertStatus.REJECTED:
-        metrics.alert_rejected(outcome.source, refusal)
-        return
-    metrics.alert_received(outcome.source, outcome.status.value)
-    for playbook in outcome.playbooks:
-        if playbook.disposition in (RunDisposition.JOINED, RunDisposition.JOINED_CLOSED):
-            metrics.alert_deduplicated(outcome.source, playbook.playbook)
-
-
 def _resolved(alert: Alert) -> AlertOutcome:
     return AlertOutcome(**outcome_base(alert, AlertStatus.RESOLVED), reason="the source reports it resolved")
 
@@ -256,8 +264,16 @@ def build_ingest(
     elasticsearch_url: str | None,
     config: ReceiverConfig | None = None,
     home: Path | None = None,
+    handover: HandoverSpec | None = None,
 ) -> Ingest:
-    """Assemble the ingestion path for a stack; ``home`` defaults to ``settings.home``."""
+    """Assemble the ingestion path for a stack; ``home`` defaults to ``settings.home``.
+
+    With the spool on, ``handover`` runs the hand-over in a process of its own (as the ``fireline``
+    commands do); without it the hand-over shares this process (tests, embedding).
+
+    Raises:
+        SpoolUnavailable: another receiver appends to this spool, or it cannot be opened.
+    """
     home = (home or settings.home).resolve()
     config = config or ReceiverConfig.from_env(home)
     triggers = TriggerSet.from_catalog(catalog)
@@ -275,7 +291,15 @@ def build_ingest(
     log = AlertLog(home, capacity=config.recent_alerts)
     ingest = Ingest(config, client, triggers, dispatcher, log, dead_letters, docs)
     if config.spool:
-        ingest.handover = Handover(AlertSpool(home), dispatcher, ingest.record_handed)
+        if handover is not None:
+            ingest.spool = SpoolWriter(home)
+            # The child needs the limits, not the credentials: those stay in this process.
+            limits = config.model_copy(update={"webhook_secret": None, "tokens": {}, "spool": False})
+            ingest.handover = HandoverProcess(dataclasses.replace(handover, config=limits))
+        else:
+            reader = SpoolReader(home)
+            ingest.spool = SpoolWriter(home, on_written=reader.nudge)
+            ingest.handover = Handover(reader, dispatcher, ingest.record_handed)
     return ingest
 
 

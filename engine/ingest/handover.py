@@ -1,7 +1,8 @@
 """Hand spooled alerts to Temporal in the background: start or join their runs, then forget them.
 
-The receiver answers as soon as an alert is in the :class:`~engine.ingest.spool.AlertSpool`;
-:class:`Handover` drains it in batches through the same :class:`~engine.ingest.dispatch.Dispatcher`
+The receiver answers as soon as an alert is in the spool (:mod:`engine.ingest.spool`);
+:class:`Handover` follows it through a :class:`~engine.ingest.spool_reader.SpoolReader` and drains it
+in batches through the same :class:`~engine.ingest.dispatch.Dispatcher`
 as the synchronous path (one run per playbook and dedup key, repeats joined). While Temporal does
 not answer, alerts stay spooled and the hand-over retries with a growing pause; an alert that
 cannot be read back goes to the dead-letter store. Nothing is dropped.
@@ -21,7 +22,8 @@ from engine.alerts.model import Alert
 from engine.ingest.dispatch import Dispatcher
 from engine.ingest.errors import TemporalUnavailable
 from engine.ingest.models import AlertOutcome, AlertStatus, RunDisposition, Via
-from engine.ingest.spool import AlertSpool, Spooled
+from engine.ingest.spool import Spooled
+from engine.ingest.spool_reader import SpoolReader
 
 logger = logging.getLogger("fireline.ingest")
 BATCH = 5000
@@ -40,7 +42,7 @@ class Handover:
     """The background task that empties one spool into Temporal."""
 
     def __init__(
-        self, spool: AlertSpool, dispatcher: Dispatcher, record: Record, *, batch: int = BATCH
+        self, spool: SpoolReader, dispatcher: Dispatcher, record: Record, *, batch: int = BATCH
     ) -> None:
         self.spool = spool
         self.dispatcher = dispatcher
@@ -63,6 +65,7 @@ class Handover:
         await self.spool.close()
 
     async def _loop(self) -> None:
+        await self.spool.open()
         pause = FIRST_PAUSE_S
         while True:
             await self.spool.ready.wait()

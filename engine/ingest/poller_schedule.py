@@ -19,6 +19,7 @@ from temporalio.client import (
 )
 from temporalio.worker import Worker
 
+from engine.ingest.config import ReceiverConfig
 from engine.ingest.core import Ingest, build_ingest
 from engine.ingest.es_refs import es_client_for
 from engine.ingest.poller import POLL_SCHEDULE_ID, POLL_WORKFLOW, PollElasticAlerts, PollInput
@@ -88,7 +89,9 @@ async def serve_poller(
     ingest: Ingest | None = None,
 ) -> None:
     """Poll Elastic Security every ``every_s`` seconds until ``stop`` is set."""
-    ingest = ingest or build_ingest(settings, client, catalog, elasticsearch_url=elasticsearch_url)
+    if ingest is None:  # the poller hands alerts over itself: no spool (the receiver owns that)
+        config = ReceiverConfig.from_env(settings.home.resolve()).model_copy(update={"spool": False})
+        ingest = build_ingest(settings, client, catalog, elasticsearch_url=elasticsearch_url, config=config)
     es = es_client_for(settings, elasticsearch_url)
     run_url = temporal_run_url(web_ui_url or settings.temporal.web_ui_url, settings.temporal.namespace)
     poller = ElasticPoller(ingest, es, run_url=run_url)

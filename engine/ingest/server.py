@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from engine.errors import StackError
 from engine.ingest.core import Ingest, build_ingest
+from engine.ingest.handover_process import HandoverSpec
 from engine.ingest.hunts import sync_hunt_schedules
 from engine.ingest.poller_schedule import serve_poller
 from engine.ingest.receiver import build_app
@@ -133,6 +134,8 @@ async def serve_receiver(
     finally:
         if ingest.handover is not None:
             await ingest.handover.stop()
+        if ingest.spool is not None:
+            await ingest.spool.close()
 
 
 async def serve_ingest(
@@ -146,10 +149,12 @@ async def serve_ingest(
     web_ui_url: str | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     on_listening: Callable[[str], None] | None = None,
+    handover: HandoverSpec | None = None,
 ) -> None:
     """Everything ``fireline up`` needs: hunt schedules synced, the receiver, and the poller
-    (when Elasticsearch is known and ``poll_every_s`` is set), sharing one alert log."""
-    ingest = build_ingest(settings, client, catalog, elasticsearch_url=elasticsearch_url)
+    (when Elasticsearch is known and ``poll_every_s`` is set), sharing one alert log; ``handover``
+    runs the spool's hand-over in a process of its own."""
+    ingest = build_ingest(settings, client, catalog, elasticsearch_url=elasticsearch_url, handover=handover)
     report = await sync_hunt_schedules(
         client,
         catalog,

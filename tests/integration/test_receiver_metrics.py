@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import time
 import uuid
 from pathlib import Path
 
@@ -13,12 +16,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
 from engine.ingest.auth import SIGNATURE_HEADER, sign
+from engine.ingest.handover_process import HANDOVER_NICE, HandoverProcess
 from tests.fixtures.ingest import (
     SECRET,
     make_ingest,
     playbook_yaml,
     running_receiver,
     running_worker,
+    signed_config,
     unique,
     write_catalog,
 )
@@ -26,6 +31,7 @@ from tests.fixtures.prometheus import running_prometheus
 
 pytestmark = pytest.mark.integration
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+STATUSES = ("started", "joined", "failed")
 
 TRIGGER = """
 any:
@@ -136,3 +142,43 @@ async def test_debians_prometheus_scrapes_the_alert_counters(
             # No series Prometheus stored carries what the alerts did.
             stored = json.dumps(await prometheus.query(f'{{job="{job}"}}'))
             assert "fireline_alerts_received_total" in stored and fingerprint not in stored
+
+
+async def test_alerts_the_hand_over_process_hands_over_move_the_receivers_counters(
+    tmp_path: Path, client: Client, task_queue: str
+) -> None:
+    gateway, ticket = unique("metrics-child-gw"), unique("metrics-child-ticket")
+    needs_input = playbook_yaml(ticket, TRIGGER % "ticket-*").replace(
+        "steps:", "inputs:\n  ticket: {type: string, required: true}\nsteps:"
+    )
+    catalog = write_catalog(tmp_path / "pb", playbook_yaml(gateway, TRIGGER % "gateway-*"), needs_input)
+    config = signed_config(spool=True)
+    ingest = make_ingest(tmp_path, client, task_queue, catalog, config=config, handover_process=True)
+    assert isinstance(ingest.handover, HandoverProcess)
+    fingerprint = f"fp-{uuid.uuid4().hex}"
+    async with running_worker(client, task_queue) as leftovers, running_receiver(ingest) as url:
+        ingest.handover.start()
+        try:
+            _, before = await scrape(url)
+            first = await post(url, alert("gateway-jailbreak", fingerprint))
+            again = await post(url, alert("gateway-jailbreak", fingerprint))
+            dead = await post(url, alert("ticket-missing", "fp-y"))
+            leftovers.add(first.json()["alerts"][0]["playbooks"][0]["run_id"])
+            received = "fireline_alerts_received_total"
+            deadline = time.monotonic() + 30
+            while True:  # counted in the child, moved here once it reports
+                _, after = await scrape(url)
+                counts = [moved(before, after, received, source="generic", status=s) for s in STATUSES]
+                if counts == [1, 1, 1] or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            child = ingest.handover.pid
+            assert child is not None and child != os.getpid()
+            niceness = os.getpriority(os.PRIO_PROCESS, child) - os.getpriority(os.PRIO_PROCESS, 0)
+        finally:
+            await ingest.handover.stop()
+    assert [r.status_code for r in (first, again, dead)] == [202] * 3
+    assert counts == [1, 1, 1]
+    assert moved(before, after, "fireline_alerts_deduplicated_total", source="generic", playbook=gateway) == 1
+    assert niceness == min(HANDOVER_NICE, 19 - os.getpriority(os.PRIO_PROCESS, 0))
+    assert ingest.handover.pid is None and not Path(f"/proc/{child}").exists()  # stopped with the receiver

@@ -1,32 +1,33 @@
 """The receiver in a process of its own, spool on, so a test can ``kill -9`` it mid-storm.
 
 ``python -m tests.reliability.spool_receiver ADDRESS TASK_QUEUE HOME PORT`` serves the playbooks in
-``HOME/pb`` on ``127.0.0.1:PORT``, prints ``ready URL`` and runs until SIGTERM.
+``HOME/pb`` on ``127.0.0.1:PORT``, prints ``ready URL`` and runs until SIGTERM. As the ``fireline``
+commands do, it hands alerts over from a child process of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import sys
 from pathlib import Path
 
 from pydantic import SecretStr
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from engine.ingest.config import ReceiverConfig
 from engine.ingest.core import build_ingest
+from engine.ingest.handover_process import HandoverSpec
 from engine.ingest.server import serve_receiver
 from engine.settings import ReceiverSettings, Settings, TemporalSettings
 from engine.spec.catalog import load_catalog
-from tests.fixtures.ingest import SECRET
+from tests.fixtures.ingest import SECRET, plain_client
 
 
 async def serve(address: str, queue: str, home: Path, port: int) -> None:
     """Serve until SIGTERM."""
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    client = await plain_client(address)
     catalog = load_catalog([home / "pb"])
     settings = Settings(
         home=home,
@@ -36,7 +37,10 @@ async def serve(address: str, queue: str, home: Path, port: int) -> None:
     config = ReceiverConfig(
         webhook_secret=SecretStr(SECRET), rate_per_s=1e6, rate_burst=1_000_000, spool=True
     )
-    ingest = build_ingest(settings, client, catalog, elasticsearch_url=None, config=config)
+    handover = HandoverSpec(
+        settings, functools.partial(plain_client, address), functools.partial(load_catalog, [home / "pb"])
+    )
+    ingest = build_ingest(settings, client, catalog, elasticsearch_url=None, config=config, handover=handover)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,13 +1,16 @@
-"""``kill -9`` of the receiver mid-storm: every alert it acknowledged ends up on its incident's run.
+"""``kill -9`` mid-storm: every alert the receiver acknowledged ends up on its incident's run.
 
-The receiver answers 202 once an alert is in its spool; killed and restarted on the same spool,
-it hands over what it had acknowledged. Senders retry what got no answer, as real ones do. Counted,
-not timed: each acknowledged alert is on the one run of its fingerprint, and nothing else started.
+The receiver answers 202 once an alert is in its spool, and a child process of its own hands the
+spool over to Temporal. Killed and restarted on the same spool, the receiver hands over what it had
+acknowledged; its hand-over, killed, is started again. Senders retry what got no answer, as real
+ones do. Counted, not timed: each acknowledged alert is on the one run of its fingerprint, and
+nothing else started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -22,7 +25,7 @@ from temporalio.client import Client
 
 from engine.client import status
 from engine.ingest.auth import SIGNATURE_HEADER, sign
-from engine.ingest.spool import pending_count
+from engine.ingest.spool_files import pending_count
 from engine.stack.processes import free_port
 from tests.fixtures.ingest import SECRET, playbook_yaml, running_worker, unique, write_catalog
 
@@ -43,9 +46,29 @@ def start_receiver(address: str, queue: str, home: Path, port: int) -> subproces
     return proc
 
 
-async def test_kill_9_of_the_receiver_loses_no_acknowledged_alert(
-    tmp_path: Path, client: Client, task_queue: str
-) -> None:
+def handovers(pid: int) -> list[int]:
+    """The hand-over processes ``pid`` started (Linux /proc; not multiprocessing's resource tracker)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(FileNotFoundError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+async def storm_with_a_kill(
+    tmp_path: Path, client: Client, task_queue: str, *, kill_handover: bool
+) -> tuple[int, dict[str, tuple[str, str]], dict[str, set[str]], dict[str, set[str]]]:
+    """Send the storm, SIGKILL the receiver (or its hand-over) a third of the way in, count runs."""
     trigger = 'any: [{source: generic, match: {rule: "kill-*"}}]\ndedup: {window: 1h}'
     write_catalog(tmp_path / "pb", playbook_yaml(unique("killed"), trigger))
     address = client.service_client.config.target_host
@@ -88,16 +111,25 @@ async def test_kill_9_of_the_receiver_loses_no_acknowledged_alert(
         storm = asyncio.gather(*(sender(range(k * per, (k + 1) * per)) for k in range(SENDERS)))
         while len(acknowledged) < ALERTS // 3:
             await asyncio.sleep(0.01)
-        os.kill(receiver.pid, signal.SIGKILL)  # mid-storm: some alerts acknowledged, not handed over
-        receiver.wait(10)
+        [handover] = handovers(receiver.pid)
+        # Mid-storm: some alerts acknowledged, not handed over yet.
+        os.kill(handover if kill_handover else receiver.pid, signal.SIGKILL)
         acknowledged_before_kill = len(acknowledged)
-        receiver = start_receiver(address, task_queue, tmp_path, port)
+        if not kill_handover:
+            receiver.wait(10)
+            deadline = time.monotonic() + 30
+            while alive(handover):  # its parent is gone: it finishes its batch and exits
+                assert time.monotonic() < deadline, "the killed receiver's hand-over kept running"
+                await asyncio.sleep(0.05)
+            receiver = start_receiver(address, task_queue, tmp_path, port)
         try:
             await storm
             deadline = time.monotonic() + 60
             while pending_count(tmp_path):
                 assert time.monotonic() < deadline, f"{pending_count(tmp_path)} alerts never handed over"
                 await asyncio.sleep(0.1)
+            if kill_handover:
+                assert [p for p in handovers(receiver.pid) if p != handover], "no new hand-over started"
             runs: dict[str, set[str]] = defaultdict(set)
             for fingerprint, run_id in acknowledged.values():
                 runs[fingerprint].add(run_id)
@@ -110,7 +142,28 @@ async def test_kill_9_of_the_receiver_loses_no_acknowledged_alert(
         finally:
             receiver.send_signal(signal.SIGTERM)
             receiver.wait(15)
-    assert 0 < acknowledged_before_kill < ALERTS and len(acknowledged) == ALERTS
+    return acknowledged_before_kill, acknowledged, runs, recorded
+
+
+async def test_kill_9_of_the_receiver_loses_no_acknowledged_alert(
+    tmp_path: Path, client: Client, task_queue: str
+) -> None:
+    before, acknowledged, runs, recorded = await storm_with_a_kill(
+        tmp_path, client, task_queue, kill_handover=False
+    )
+    assert 0 < before < ALERTS and len(acknowledged) == ALERTS
+    assert {fp: len(ids) for fp, ids in runs.items()} == {f"fp-{k}": 1 for k in range(FINGERPRINTS)}
+    lost = [a for a, (fp, run_id) in acknowledged.items() if a not in recorded[run_id]]
+    assert lost == []
+
+
+async def test_kill_9_of_the_hand_over_restarts_it_and_loses_no_alert(
+    tmp_path: Path, client: Client, task_queue: str
+) -> None:
+    before, acknowledged, runs, recorded = await storm_with_a_kill(
+        tmp_path, client, task_queue, kill_handover=True
+    )
+    assert 0 < before < ALERTS and len(acknowledged) == ALERTS
     assert {fp: len(ids) for fp, ids in runs.items()} == {f"fp-{k}": 1 for k in range(FINGERPRINTS)}
     lost = [a for a, (fp, run_id) in acknowledged.items() if a not in recorded[run_id]]
     assert lost == []

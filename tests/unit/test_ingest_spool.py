@@ -1,65 +1,127 @@
-"""The alert spool: what was acknowledged survives a crash, what was handed over does not come back."""
+"""The alert spool: what was acknowledged survives a restart, what was handed over does not come back."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import time
 from pathlib import Path
 
+import pytest
+
+from engine.ingest.errors import SpoolUnavailable
 from engine.ingest.models import Via
-from engine.ingest.spool import DIR_NAME, FILE_NAME, AlertSpool, pending_count
+from engine.ingest.spool import SpoolWriter
+from engine.ingest.spool_files import HANDED_FILE, LEGACY_FILE, pending_count, segments, spool_dir
+from engine.ingest.spool_reader import SpoolReader
 
 
-async def test_acknowledged_alerts_survive_a_crash_and_handed_over_ones_do_not(tmp_path: Path) -> None:
-    spool = AlertSpool(tmp_path)
-    first = await spool.put({"id": "a-1"})
-    await spool.put({"id": "a-2"}, via=Via.RECEIVER)
-    spool.done([first])
-    await spool.put({"id": "a-3"})  # its write carries a-1's done line too
-    # No close(): the process dies here. A new spool over the same folder sees what is left.
-    again = AlertSpool(tmp_path)
-    assert [item.alert["id"] for item in again.pending(10)] == ["a-2", "a-3"]
-    assert pending_count(tmp_path) == 2 and again.ready.is_set()
-    assert (await again.put({"id": "a-4"})).n == 4  # numbering goes on after a restart
+async def opened(home: Path) -> SpoolReader:
+    reader = SpoolReader(home)
+    await reader.open()
+    return reader
 
 
-async def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
-    spool = AlertSpool(tmp_path)
-    await spool.put({"id": "a-1"})
-    with (tmp_path / DIR_NAME / FILE_NAME).open("ab") as handle:
-        handle.write(b'{"n": 2, "via": "receiver", "alert": {"id": "a-')  # a write cut short
-    assert [item.alert["id"] for item in AlertSpool(tmp_path).pending(10)] == ["a-1"]
+def ids(reader: SpoolReader) -> list[str]:
+    return [item.alert["id"] for item in reader.pending(100)]
 
 
-async def test_close_compacts_the_journal_to_what_is_still_pending(tmp_path: Path) -> None:
-    spool = AlertSpool(tmp_path, compact_bytes=1)
-    items = [await spool.put({"id": f"a-{i}"}) for i in range(5)]
-    spool.done(items[:4])
-    await spool.close()
-    lines = (tmp_path / DIR_NAME / FILE_NAME).read_text().splitlines()
-    assert len(lines) == 1 and '"a-4"' in lines[0]
-    assert [item.alert["id"] for item in AlertSpool(tmp_path).pending(10)] == ["a-4"]
+async def test_acknowledged_alerts_survive_a_restart_and_handed_over_ones_do_not(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path)
+    first = await writer.put({"id": "a-1"})
+    await writer.put({"id": "a-2"}, via=Via.RECEIVER)
+    reader = await opened(tmp_path)
+    assert ids(reader) == ["a-1", "a-2"] and reader.ready.is_set()
+    reader.done([first])
+    await writer.put({"id": "a-3"})
+    await writer.close()
+    await reader.close()
+    again = await opened(tmp_path)
+    assert ids(again) == ["a-2", "a-3"] and pending_count(tmp_path) == 2
+    assert (await SpoolWriter(tmp_path).put({"id": "a-4"})).n == 4  # numbering goes on after a restart
 
 
-async def test_without_a_home_nothing_touches_the_disk(tmp_path: Path) -> None:
-    spool = AlertSpool(None)
-    item = await spool.put({"id": "a-1"})
-    assert spool.count() == 1
-    spool.done([item])
-    assert spool.count() == 0 and not any(tmp_path.iterdir())
+async def test_a_second_receiver_on_the_same_spool_is_refused(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path)
+    with pytest.raises(SpoolUnavailable, match="another receiver is appending"):
+        SpoolWriter(tmp_path)
+    await writer.close()
+    await SpoolWriter(tmp_path).close()  # free again once the first one closed
 
 
 async def test_an_alert_accepted_after_a_torn_line_survives_the_next_restart(tmp_path: Path) -> None:
-    await AlertSpool(tmp_path).put({"id": "a-1"})
-    with (tmp_path / DIR_NAME / FILE_NAME).open("ab") as handle:
+    writer = SpoolWriter(tmp_path)
+    await writer.put({"id": "a-1"})
+    await writer.close()
+    [(_, newest)] = segments(spool_dir(tmp_path))
+    with newest.open("ab") as handle:
         handle.write(b'{"n":2,"via":"receiver","alert":{"id":"a-')  # the crash cut this write short
-    await AlertSpool(tmp_path).put({"id": "a-3"})  # acknowledged after the restart
-    assert [item.alert["id"] for item in AlertSpool(tmp_path).pending(10)] == ["a-1", "a-3"]
+    writer = SpoolWriter(tmp_path)
+    await writer.put({"id": "a-3"})  # acknowledged after the restart
+    await writer.close()
+    assert ids(await opened(tmp_path)) == ["a-1", "a-3"]
 
 
-async def test_pending_count_agrees_with_the_spool_while_a_line_is_being_written(tmp_path: Path) -> None:
-    journal = tmp_path / DIR_NAME / FILE_NAME
-    journal.parent.mkdir()
-    # Lines as an earlier version wrote them (spaces), a done line, and a tail still being written.
-    journal.write_bytes(
+async def test_segments_all_handed_over_are_deleted_with_their_done_lines(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path, segment_bytes=1)  # every batch opens a new segment
+    items = [await writer.put({"id": f"a-{i}"}) for i in range(5)]
+    assert [first for first, _ in segments(spool_dir(tmp_path))] == [1, 2, 3, 4, 5]
+    reader = await opened(tmp_path)
+    reader.done(items[:4])
+    # Sealed and all handed over: gone. The newest one stays (the receiver still appends to it).
+    assert [first for first, _ in segments(spool_dir(tmp_path))] == [5]
+    assert (spool_dir(tmp_path) / HANDED_FILE).read_text() == ""
+    reader.done(items[4:])
+    assert (spool_dir(tmp_path) / HANDED_FILE).read_text() == '{"done":5}\n'
+    await reader.close()
+    await writer.close()
+    assert pending_count(tmp_path) == 0 and ids(await opened(tmp_path)) == []
+
+
+async def test_the_reader_follows_a_receiver_in_another_process(tmp_path: Path) -> None:
+    reader = await opened(tmp_path)
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from engine.ingest.spool import SpoolWriter\n"
+        "async def main():\n"
+        "    w = SpoolWriter(Path(sys.argv[1]), segment_bytes=200)\n"
+        "    for i in range(30):\n"
+        "        await w.put({'id': f'a-{i}', 'title': 'x' * 40})\n"
+        "asyncio.run(main())\n"
+    )
+    # Followed while it writes: the reader only ever sees whole lines of alerts acknowledged so far.
+    writer = await asyncio.create_subprocess_exec(sys.executable, "-c", script, str(tmp_path))
+    deadline = time.monotonic() + 30
+    while reader.count() < 30:
+        assert time.monotonic() < deadline, f"only {reader.count()} of 30 alerts seen"
+        await asyncio.sleep(0.01)
+    assert await asyncio.wait_for(writer.wait(), 30) == 0
+    assert ids(reader) == [f"a-{i}" for i in range(30)]
+    assert len(segments(spool_dir(tmp_path))) > 2  # it rotated while being followed
+    reader.done(reader.pending(100))
+    assert len(segments(spool_dir(tmp_path))) == 1
+    await reader.close()
+
+
+async def test_a_second_hand_over_waits_until_the_first_one_lets_go(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path)
+    await writer.put({"id": "a-1"})
+    first = await opened(tmp_path)
+    second = asyncio.create_task(opened(tmp_path))
+    await asyncio.sleep(0.3)
+    assert not second.done()  # it would hand a-1 over a second time
+    first.done(first.pending(10))
+    await first.close()
+    assert ids(await asyncio.wait_for(second, 10)) == []
+    await writer.close()
+
+
+async def test_an_earlier_versions_journal_is_handed_over_first(tmp_path: Path) -> None:
+    folder = spool_dir(tmp_path)
+    folder.mkdir()
+    # As an earlier version wrote it: spaced lines, done lines in the same file, a torn tail.
+    (folder / LEGACY_FILE).write_bytes(
         b'{"n": 1, "via": "receiver", "alert": {"id": "a-1"}}\n'
         b'{"n":2,"via":"receiver","alert":{"id":"a-2","title":"x}"}}\n'
         b'{"n":3,"via":"receiver","alert":{"id":"a-3"}}\n'
@@ -67,5 +129,12 @@ async def test_pending_count_agrees_with_the_spool_while_a_line_is_being_written
         b'{"n":4,"via":"receiver","alert":{"id":"a-4"'
     )
     assert pending_count(tmp_path) == 2
-    assert [item.alert["id"] for item in AlertSpool(tmp_path).pending(10)] == ["a-2", "a-3"]
-    assert pending_count(tmp_path) == 2  # the spool cut the torn tail; nothing else changed
+    writer = SpoolWriter(tmp_path)
+    assert (await writer.put({"id": "a-5"})).n == 4  # the torn a-4 was never acknowledged
+    reader = await opened(tmp_path)
+    assert ids(reader) == ["a-2", "a-3", "a-5"]
+    reader.done(reader.pending(2))
+    assert not (folder / LEGACY_FILE).exists()
+    assert ids(reader) == ["a-5"] and pending_count(tmp_path) == 1
+    await reader.close()
+    await writer.close()
