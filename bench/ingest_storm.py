@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,16 +29,19 @@ from typing import Any
 
 from temporalio.client import Client
 
-from bench.stack import process_cpu_seconds
+from bench.stack import handover_pids, process_cpu_seconds, renice
 from bench.stats import per_second, percentile
 from bench.storm_procs import PLAYBOOK
-from engine.ingest.spool import pending_count
+from engine.ingest.spool_files import pending_count
 from engine.stack.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DRAIN_TIMEOUT_S = 600.0
 #: The paced storm is offered at this share of the raw start rate: the issue's rate floor.
 PACED_SHARE = 0.8
+#: The ``nice`` steps that give Temporal and the worker the CPU weight compose gives them beside the
+#: receiver (cpu_shares 1024 against 4096): weight 272 against 1024 at nice 0, 3.8x.
+DEPLOY_NICE = 6
 
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
@@ -164,11 +168,13 @@ async def storm(
     senders: int,
     kill_alerts: int,
     server_cpu: Callable[[], float] | None = None,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     """The storm, the raw start rate beside it, and the receiver killed mid-storm.
 
     ``server_cpu`` (the Temporal server's CPU seconds so far) adds what each alert cost the server
-    and this process (the worker), against what each raw start cost them.
+    and this process (the worker), against what each raw start cost them. With ``server_pid``, the
+    storms after the first offered one run with the deployment's CPU weights (:data:`DEPLOY_NICE`).
     """
     cpu = _CpuMeter(server_cpu)
     raw_rate = await _raw(client, address, baseline_queue, alerts, fingerprints, senders, cpu)
@@ -182,6 +188,19 @@ async def storm(
         receiver, url = await asyncio.to_thread(_start_receiver, address, queue, home, port)
         run_ids: list[str] = []
         try:
+            rate = raw_rate * PACED_SHARE
+            # Offered at 0.8x the raw start rate (open loop), every process at the same CPU weight
+            # but the receiver's hand-over (niced, as shipped).
+            cpu.watch(receiver.pid)
+            equal = await _paced_storm(client, home, url, alerts, fingerprints, senders, rate, cpu, "equal")
+            run_ids += equal.pop("_run_ids")
+            result.update(equal)
+            if server_pid is not None:
+                # From here on as deployed: the receiver gets 4x the CPU weight of Temporal and the
+                # worker (compose's cpu_shares). The sender, started by this process, goes with them.
+                renice(server_pid, DEPLOY_NICE)
+                renice(os.getpid(), DEPLOY_NICE)
+                result["ingest_deploy_nice"] = DEPLOY_NICE
             cpu.watch(receiver.pid)
             closed = await _one_storm(client, home, url, tag, alerts, fingerprints, senders, cpu, "storm")
             run_ids += closed.run_ids
@@ -201,7 +220,6 @@ async def storm(
             )
             # The same storm again on new fingerprints, offered at 0.8x the raw start rate (open loop).
             cpu.watch(receiver.pid)
-            rate = raw_rate * PACED_SHARE
             paced = await _paced_storm(client, home, url, alerts, fingerprints, senders, rate, cpu)
             run_ids += paced.pop("_run_ids")
             result.update(paced, **cpu.figures())  # CPU per alert of the raw starts and both storms
@@ -219,32 +237,41 @@ async def storm(
 
 
 class _CpuMeter:
-    """CPU per alert (or per raw start) of the server, this process and the receiver, lap by lap.
+    """CPU per alert (or per raw start) of the server, this process, the receiver and its hand-over.
 
     This process is the engine's worker plus the bench's client and its look at the spool.
     """
+
+    PARTS = ("server", "worker", "receiver", "handover")
 
     def __init__(self, server_cpu: Callable[[], float] | None) -> None:
         self.server_cpu = server_cpu
         self.found: dict[str, float] = {}
         self.receiver_pid: int | None = None
+        self.handover_pids: list[int] = []
         self._mark = self._now()
 
-    def _now(self) -> tuple[float, float, float]:
+    def _now(self) -> tuple[float, ...]:
         server = self.server_cpu() if self.server_cpu else 0.0
         receiver = process_cpu_seconds(self.receiver_pid) if self.receiver_pid else 0.0
-        return (server, time.process_time(), receiver)
+        handover = sum(process_cpu_seconds(pid) for pid in self.handover_pids)
+        return (server, time.process_time(), receiver, handover)
 
     def watch(self, receiver_pid: int) -> None:
-        """Count the receiver's CPU from now on (not its start-up)."""
+        """Count the receiver's (and its hand-over's) CPU from now on (not their start-up)."""
         self.receiver_pid = receiver_pid
+        self.handover_pids = handover_pids(receiver_pid)
         self._mark = self._now()
 
     def lap(self, name: str, count: int) -> None:
         now = self._now()
-        parts = zip(("server", "worker", "receiver"), now, self._mark, strict=True)
-        for part, end, start in parts:
-            if (part != "server" or self.server_cpu) and (part != "receiver" or self.receiver_pid):
+        for part, end, start in zip(self.PARTS, now, self._mark, strict=True):
+            counted = {
+                "server": self.server_cpu,
+                "receiver": self.receiver_pid,
+                "handover": self.handover_pids,
+            }
+            if counted.get(part, True):
                 self.found[f"ingest_{name}_{part}_cpu_ms_per_alert"] = round((end - start) * 1000 / count, 3)
         self._mark = now
 
@@ -310,26 +337,28 @@ async def _paced_storm(
     senders: int,
     rate: float,
     cpu: _CpuMeter,
+    name: str = "paced",
 ) -> dict[str, Any]:
     """The storm at a fixed offered rate: the accept latency at a stated load, not at saturation.
 
     With closed-loop connections the accept latency is the connections over the accepted rate
     (Little's law), whatever the receiver does; a latency target means something only at a stated
-    rate, so the sender offers ``rate`` alerts/s and times each alert from when it was due.
+    rate, so the sender offers ``rate`` alerts/s and times each alert from when it was due. Keys
+    are ``ingest_<name>_*``.
     """
     tag = uuid.uuid4().hex[:6]
-    paced = await _one_storm(client, home, url, tag, alerts, fingerprints, senders, cpu, "paced", rate)
+    paced = await _one_storm(client, home, url, tag, alerts, fingerprints, senders, cpu, name, rate)
     late_ms = [x * 1000 for x in paced.sent["late"]]
     return {
-        "ingest_paced_offered_per_s": round(rate, 1),
-        "ingest_paced_alerts_per_s": paced.accepted_per_s,
-        "ingest_paced_handed_over_per_s": paced.handed_over_per_s,
-        "ingest_paced_accept_p50_ms": paced.accept_ms(50),
-        "ingest_paced_accept_p99_ms": paced.accept_ms(99),
-        "ingest_paced_accept_max_ms": paced.accept_ms(100),
+        f"ingest_{name}_offered_per_s": round(rate, 1),
+        f"ingest_{name}_alerts_per_s": paced.accepted_per_s,
+        f"ingest_{name}_handed_over_per_s": paced.handed_over_per_s,
+        f"ingest_{name}_accept_p50_ms": paced.accept_ms(50),
+        f"ingest_{name}_accept_p99_ms": paced.accept_ms(99),
+        f"ingest_{name}_accept_max_ms": paced.accept_ms(100),
         # How late alerts went out: a connection still waiting for an answer, or the sender not run.
-        "ingest_paced_sent_late_p99_ms": round(percentile(late_ms, 99), 2),
-        "ingest_paced_check": paced.counts,
+        f"ingest_{name}_sent_late_p99_ms": round(percentile(late_ms, 99), 2),
+        f"ingest_{name}_check": paced.counts,
         "_run_ids": paced.run_ids,
     }
 

@@ -261,35 +261,52 @@ def write_json(r: dict[str, Any], path: Path | None = None) -> Path:
 
 
 def _paced_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """The storm offered at a share of the raw start rate: the accept latency the target is about."""
+    """The storm offered at a share of the raw start rate: the accept latency the target is about.
+
+    Judged with the deployment's CPU weights (``ingest_deploy_nice``); the same storm with every
+    process at one weight is shown beside it, unjudged.
+    """
+    out: list[tuple[str, str, str, str, str]] = []
+    raw = r["ingest_raw_starts_per_s"]
+    weighted = "ingest_deploy_nice" in r
+    for name, how in (("equal", "one CPU weight for all"), ("paced", "deployed CPU weights")):
+        if f"ingest_{name}_accept_p99_ms" not in r:
+            continue
+        offered = r[f"ingest_{name}_offered_per_s"]
+        p99 = r[f"ingest_{name}_accept_p99_ms"]
+        judged = name == "paced"
+        label = f"ingest storm offered at {offered:.0f} alerts/s: accept p50 / p99"
+        out.append(
+            (
+                label + (f", {how}" if weighted else ""),
+                f"{r[f'ingest_{name}_accept_p50_ms']:.1f} / {p99:.1f} ms",
+                f"{r[f'ingest_{name}_alerts_per_s']:.0f} accepted/s, "
+                f"{r[f'ingest_{name}_handed_over_per_s']:.0f} on runs",
+                _x(round(offered / raw, 3) if raw else None),
+                _verdict(p99, ACCEPT_P99_TARGET_MS, False).replace(")", " ms)") if judged else "",
+            )
+        )
     check = r.get("ingest_paced_check", {})
-    offered, raw = r["ingest_paced_offered_per_s"], r["ingest_raw_starts_per_s"]
-    return [
-        (
-            f"ingest storm offered at {offered:.0f} alerts/s: accept p50 / p99",
-            f"{r['ingest_paced_accept_p50_ms']:.1f} / {r['ingest_paced_accept_p99_ms']:.1f} ms",
-            f"{r['ingest_paced_alerts_per_s']:.0f} accepted/s, "
-            f"{r['ingest_paced_handed_over_per_s']:.0f} on runs",
-            _x(round(offered / raw, 3) if raw else None),
-            _verdict(r["ingest_paced_accept_p99_ms"], ACCEPT_P99_TARGET_MS, False).replace(")", " ms)"),
-        ),
+    out.append(
         (
             "ingest storm offered: runs / alerts recorded on their run",
             f"{check.get('runs', '-')} runs",
             f"{check.get('recorded_on_their_run', '-')} of {check.get('acknowledged', '-')}",
             "",
             f"want {r['ingest_fingerprints']} runs, lost {check.get('lost', '-')}",
-        ),
-    ]
+        )
+    )
+    return out
 
 
 def _storm_cpu_row(r: dict[str, Any]) -> tuple[str, str, str, str, str]:
     """What an alert of the storm costs, beside what a raw start costs (CPU ms)."""
-    storm = [r.get(f"ingest_storm_{p}_cpu_ms_per_alert") for p in ("server", "worker", "receiver")]
+    parts = ("server", "worker", "receiver", "handover")
+    storm = [r.get(f"ingest_storm_{p}_cpu_ms_per_alert") for p in parts]
     raw = [r.get(f"ingest_raw_{p}_cpu_ms_per_alert") for p in ("server", "worker", "client")]
     shown = " / ".join("-" if v is None else f"{v:.2f}" for v in storm)
     return (
-        "ingest storm CPU per alert: server / worker / receiver (client)",
+        "ingest storm CPU per alert: server / worker / receiver / hand-over (client)",
         f"{shown} ms",
         "raw start: " + " / ".join("-" if v is None else f"{v:.2f}" for v in raw) + " ms",
         _x(round(storm[0] / raw[0], 3) if storm[0] and raw[0] else None),

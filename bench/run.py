@@ -147,6 +147,7 @@ async def _ingest(client: Any, server: stack.Server, queue: str, bq: str, sizes:
             sizes.ingest_senders,
             sizes.ingest_kill_alerts,
             server_cpu=server.cpu_seconds,
+            server_pid=server.process.pid,
         )
     except Exception as exc:  # the receiver is optional here: record why it was not measured
         return {"ingest": f"not measured: {type(exc).__name__}: {exc}"[:300]}

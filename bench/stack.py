@@ -51,6 +51,27 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def handover_pids(receiver_pid: int) -> list[int]:
+    """The hand-over processes a receiver started (its multiprocessing children, not the tracker)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{receiver_pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+            except FileNotFoundError:
+                continue
+    return found
+
+
+def renice(pid: int, steps: int) -> None:
+    """Lower the CPU priority of every thread of ``pid`` by ``steps`` (threads made later inherit it)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            tid = int(task.name)
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + steps)
+
+
 def rss_kib(pid: int | None = None) -> int:
     """Resident set size of ``pid`` (this process by default) in KiB, from /proc/<pid>/status."""
     text = Path(f"/proc/{pid or 'self'}/status").read_text()

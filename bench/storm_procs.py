@@ -1,7 +1,8 @@
 """The alert storm's processes: the receiver (as ``fireline up`` runs it), the sender, a raw starter.
 
 ``python -m bench.storm_procs receiver ADDRESS QUEUE HOME PORT`` serves the storm playbook under
-``HOME/pb`` with the spool on, prints ``ready URL`` and runs until SIGTERM (or SIGKILL).
+``HOME/pb`` with the spool on and its hand-over in a child process, prints ``ready URL`` and runs
+until SIGTERM (or SIGKILL).
 
 ``python -m bench.storm_procs sender URL TAG ALERTS FINGERPRINTS CONNECTIONS [RATE]`` posts signed
 alerts over CONNECTIONS keep-alive connections (its own event loop, its own process), retrying any
@@ -47,20 +48,30 @@ steps:
 """
 
 
+def storm_catalog(home: Path) -> Any:
+    """The storm playbook under ``home/pb``, with the bench's actions."""
+    from bench.actions import BENCH_REGISTRY
+    from engine.spec.catalog import load_catalog
+
+    return load_catalog([home / "pb"], BENCH_REGISTRY)
+
+
 async def receiver(address: str, queue: str, home: Path, port: int) -> None:
-    """The receiver with its spool and hand-over, until SIGTERM."""
+    """The receiver with its spool and its hand-over process, until SIGTERM."""
+    import functools
+
     from pydantic import SecretStr
 
-    from bench.actions import BENCH_REGISTRY
     from bench.stack import connect
     from engine.heap import freeze_startup_heap
     from engine.ingest.config import ReceiverConfig
+    from engine.ingest.core import build_ingest
+    from engine.ingest.handover_process import HandoverSpec
     from engine.ingest.server import serve_receiver
     from engine.settings import ReceiverSettings, Settings, TemporalSettings
-    from engine.spec.catalog import load_catalog
 
     client = await connect(address)
-    catalog = load_catalog([home / "pb"], BENCH_REGISTRY)
+    catalog = storm_catalog(home)
     settings = Settings(
         home=home,
         temporal=TemporalSettings(task_queue=queue),
@@ -70,9 +81,10 @@ async def receiver(address: str, queue: str, home: Path, port: int) -> None:
     config = ReceiverConfig(
         webhook_secret=SecretStr(SECRET), rate_per_s=1e6, rate_burst=1_000_000, spool=True
     )
-    from engine.ingest.core import build_ingest
-
-    ingest = build_ingest(settings, client, catalog, elasticsearch_url=None, config=config)
+    handover = HandoverSpec(  # as the fireline commands run it: a child of its own, niced
+        settings, functools.partial(connect, address), functools.partial(storm_catalog, home)
+    )
+    ingest = build_ingest(settings, client, catalog, elasticsearch_url=None, config=config, handover=handover)
     stop = asyncio.Event()
 
     def listening(url: str) -> None:

@@ -49,26 +49,43 @@ class Handover:
         self.record = record
         self.batch = batch
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         """Begin draining (idempotent)."""
+        self._closing = False
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop(), name="fireline-alert-handover")
 
-    async def stop(self) -> None:
-        """Stop after the batch in flight; what is left stays spooled for the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def stop(self, *, grace_s: float = 0.0) -> None:
+        """Stop, letting the batch in flight finish for up to ``grace_s``; the rest stays spooled.
+
+        A batch cut short is handed over again at the next start, so its repeats would be
+        recorded twice on their runs: a hand-over that can wait gives it ``grace_s``.
+        """
+        task, self._task = self._task, None
+        if task is not None:
+            self._closing = True
+            self.spool.ready.set()  # an idle loop wakes up and sees it is closing
+            if grace_s > 0:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(task), grace_s)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # already over; stopping must still close the spool
+                logger.error("alert hand-over stopped on %s", type(exc).__name__)
         await self.spool.close()
 
     async def _loop(self) -> None:
         await self.spool.open()
         pause = FIRST_PAUSE_S
-        while True:
+        while not self._closing:
             await self.spool.ready.wait()
+            if self._closing:
+                return
             items = self.spool.pending(self.batch)
             if not items:
                 continue

@@ -47,6 +47,8 @@ MAX_RESTART_S = 30.0
 #: A child that ran this long before dying starts the next back-off from the beginning.
 HEALTHY_S = 60.0
 STOP_TIMEOUT_S = 20.0
+#: How long a stopping child lets the batch in flight finish (so it is not handed over twice).
+BATCH_GRACE_S = 15.0
 COUNT_EVERY_S = 0.5
 
 #: What the child counted for one alert: its source, its status, the playbooks it was a repeat for.
@@ -99,6 +101,7 @@ class HandoverProcess:
         self._task: asyncio.Task[None] | None = None
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        self._spawning: asyncio.Future[BaseProcess] | None = None
         self._stopping = False
 
     @property
@@ -115,6 +118,15 @@ class HandoverProcess:
     async def stop(self) -> None:
         """Let the child finish its batch and exit; what is left stays spooled for the next start."""
         self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._spawning is not None:  # a child being started now must be stopped too
+            with contextlib.suppress(Exception):
+                await self._spawning
+            self._spawning = None
         process, self._process = self._process, None
         self._close_pipe()  # the child reads the closed pipe as "stop"
         if process is not None:
@@ -123,21 +135,16 @@ class HandoverProcess:
                 logger.warning("alert hand-over process did not stop in %.0f s; killing it", STOP_TIMEOUT_S)
                 process.kill()
                 await _wait_exit(process, 5.0)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _supervise(self) -> None:
         pause = FIRST_RESTART_S
         while not self._stopping:
             began = time.monotonic()
-            process = await asyncio.to_thread(self._spawn)
+            self._spawning = asyncio.ensure_future(asyncio.to_thread(self._spawn))
+            process = await asyncio.shield(self._spawning)
+            self._spawning = None
             self._watch_counts()
             await _wait_exit(process, None)
-            if self._stopping:
-                return
             self._close_pipe()
             self._process = None
             if time.monotonic() - began > HEALTHY_S:
@@ -150,8 +157,10 @@ class HandoverProcess:
     def _spawn(self) -> BaseProcess:
         context = multiprocessing.get_context("spawn")  # never fork a process with Temporal's threads
         ours, theirs = context.Pipe()
+        # It logs as this process does: through fireline's handler when one is installed here.
+        logs = any(h.get_name() == "fireline" for h in logging.getLogger().handlers)
         process = context.Process(
-            target=run_child, args=(self.spec, theirs), name="fireline-handover", daemon=False
+            target=run_child, args=(self.spec, theirs, logs), name="fireline-handover", daemon=False
         )
         process.start()
         theirs.close()  # else the child would not see EOF when this process dies
@@ -198,21 +207,22 @@ async def _wait_exit(process: BaseProcess, limit_s: float | None) -> None:
     try:
         await asyncio.wait_for(ended, limit_s)
     except TimeoutError:
-        pass
+        return
     finally:
         loop.remove_reader(process.sentinel)
-    if not process.is_alive():
-        process.join()
+    # Readable once the child has closed its end, a moment before the kernel reports it exited.
+    await asyncio.to_thread(process.join)
 
 
-def run_child(spec: HandoverSpec, conn: Connection) -> None:
+def run_child(spec: HandoverSpec, conn: Connection, logs: bool) -> None:
     """The child's entry point: hand over until the parent stops it or goes away."""
     if spec.nice > 0:
         with contextlib.suppress(OSError):
             os.nice(spec.nice)
-    from engine.observability import configure_logging
+    if logs:
+        from engine.observability import configure_logging
 
-    configure_logging(settings=spec.settings)
+        configure_logging(settings=spec.settings)
     try:
         code = asyncio.run(_serve_child(spec, conn))
     except Exception as exc:  # logged by type only: the message could carry alert data
@@ -261,6 +271,6 @@ async def _serve_child(spec: HandoverSpec, conn: Connection) -> int:
                 await asyncio.wait_for(stop.wait(), COUNT_EVERY_S)
             send()
     finally:
-        await handover.stop()
+        await handover.stop(grace_s=BATCH_GRACE_S)
         send()
     return 0

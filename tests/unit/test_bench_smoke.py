@@ -129,6 +129,22 @@ def test_table_judges_the_storm_latency_at_the_offered_rate_not_in_the_closed_lo
     paced = lines["ingest storm offered at 700 alerts/s: accept p50 / p99"]
     assert "4.0 / 61.5 ms" in paced and "1.00x" in paced and "MISSED (≤ 50.0 ms)" in paced
     assert "lost 1" in lines["ingest storm offered: runs / alerts recorded on their run"]
+    # With the deployment's CPU weights, that storm is judged; the one at equal weights is only shown.
+    equal = {
+        "ingest_equal_offered_per_s": 700.0,
+        "ingest_equal_alerts_per_s": 650.0,
+        "ingest_equal_handed_over_per_s": 500.0,
+        "ingest_equal_accept_p50_ms": 30.0,
+        "ingest_equal_accept_p99_ms": 400.0,
+    }
+    lines = {
+        line.split("|")[0].strip(): line
+        for line in table({**storm, **equal, "ingest_deploy_nice": 6}).splitlines()
+    }
+    weighted = lines["ingest storm offered at 700 alerts/s: accept p50 / p99, deployed CPU weights"]
+    assert "61.5 ms" in weighted and "MISSED (≤ 50.0 ms)" in weighted
+    shared = lines["ingest storm offered at 700 alerts/s: accept p50 / p99, one CPU weight for all"]
+    assert "30.0 / 400.0 ms" in shared and "MISSED" not in shared and "ok" not in shared
 
 
 async def _slow_receiver(delay_s: float) -> tuple[asyncio.Server, str]:
