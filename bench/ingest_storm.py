@@ -57,6 +57,12 @@ def _start_receiver(address: str, queue: str, home: Path, port: int) -> tuple[su
     if not line.startswith("ready "):
         proc.kill()
         raise RuntimeError(f"receiver process did not start: {line[:200]!r}")
+    deadline = time.monotonic() + 30
+    while not handover_pids(proc.pid):  # started beside the listener: count its CPU from the start
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the receiver's hand-over process did not start")
+        time.sleep(0.05)
     return proc, line.split(" ", 1)[1]
 
 
