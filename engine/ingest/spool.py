@@ -26,10 +26,10 @@ from engine.ingest.spool_files import (
     fsync_dir,
     journal_mark,
     line,
-    lock,
     segment_path,
     segments,
     spool_dir,
+    try_lock,
     unlock,
     whole_lines,
 )
@@ -70,7 +70,7 @@ class SpoolWriter:
         self._file_lock = threading.Lock()
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._lock: int | None = lock(self.folder / WRITER_LOCK, wait=False)
+            self._lock: int | None = try_lock(self.folder / WRITER_LOCK)
             if self._lock is None:
                 raise SpoolUnavailable(f"another receiver is appending to the alert spool {self.folder}")
             self._next, fd, self._size = _open_newest(self.folder)
@@ -122,10 +122,17 @@ class SpoolWriter:
                 fsync_dir(self.folder)
                 os.close(self._fd)
                 self._fd, self._size = fd, 0
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            os.fsync(self._fd)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                os.fsync(self._fd)
+            except OSError:
+                # Nothing of a failed batch is acknowledged: take back what reached the file, so
+                # the hand-over never starts those alerts and the next batch starts on a new line.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)
+                raise
             self._size += len(data)
 
     async def close(self) -> None:
@@ -151,7 +158,11 @@ def _open_newest(folder: Path) -> tuple[int, int, int]:
     found = segments(folder)
     next_number = max((first for first, _ in found), default=1) or 1
     for _, path in reversed(found):
-        numbers = [m[1] for m in map(journal_mark, whole_lines(path.read_bytes())[0]) if m and m[0] == "n"]
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a sealed segment the hand-over has just deleted
+            continue
+        numbers = [m[1] for m in map(journal_mark, whole_lines(data)[0]) if m and m[0] == "n"]
         if numbers:
             next_number = max(next_number, max(numbers) + 1)
             break

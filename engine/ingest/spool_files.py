@@ -125,14 +125,14 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def lock(path: Path, *, wait: bool) -> int | None:
+def try_lock(path: Path) -> int | None:
     """An exclusive ``flock`` on ``path`` (its fd), held until closed or the process dies.
 
-    Returns None when another process holds it and ``wait`` is False.
+    Returns None when another process holds it.
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
@@ -143,7 +143,7 @@ def lock(path: Path, *, wait: bool) -> int | None:
 
 
 def unlock(fd: int | None) -> None:
-    """Release a lock from :func:`lock`."""
+    """Release a lock from :func:`try_lock`."""
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)

@@ -26,9 +26,9 @@ from engine.ingest.spool_files import (
     fsync_dir,
     journal_mark,
     line,
-    lock,
     segments,
     spool_dir,
+    try_lock,
     unlock,
     whole_lines,
 )
@@ -38,6 +38,7 @@ logger = logging.getLogger("fireline.ingest")
 BUSY_POLL_S = 0.01
 IDLE_POLL_S = 0.1
 QUIET_S = 1.0
+LOCK_POLL_S = 0.1
 
 
 @dataclass
@@ -67,10 +68,12 @@ class SpoolReader:
     async def open(self) -> None:
         """Take the spool over (waiting for a previous hand-over to let go) and start following it."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock = lock(self.folder / READER_LOCK, wait=False)
+        self._lock = try_lock(self.folder / READER_LOCK)
         if self._lock is None:
             logger.info("alert spool %s: waiting for the previous hand-over to finish", self.folder)
-            self._lock = await asyncio.to_thread(lock, self.folder / READER_LOCK, wait=True)
+        while self._lock is None:  # polled, not a blocking flock: stopping must not wait on it
+            await asyncio.sleep(LOCK_POLL_S)
+            self._lock = try_lock(self.folder / READER_LOCK)
         handed = self.folder / HANDED_FILE
         with contextlib.suppress(FileNotFoundError):
             for raw in whole_lines(handed.read_bytes())[0]:

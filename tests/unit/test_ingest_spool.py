@@ -138,3 +138,43 @@ async def test_an_earlier_versions_journal_is_handed_over_first(tmp_path: Path) 
     assert ids(reader) == ["a-5"] and pending_count(tmp_path) == 1
     await reader.close()
     await writer.close()
+
+
+async def test_a_batch_the_disk_refuses_is_neither_acknowledged_nor_left_half_written(tmp_path: Path) -> None:
+    # A real short write: the file-size limit stops the second alert's line part-way (EFBIG).
+    script = (
+        "import asyncio, resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from engine.ingest.spool import SpoolWriter\n"
+        "async def main():\n"
+        "    w = SpoolWriter(Path(sys.argv[1]))\n"
+        "    await w.put({'id': 'a-1'})\n"
+        "    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "    resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))\n"
+        "    try:\n"
+        "        await w.put({'id': 'a-2', 'title': 'x' * 500})\n"
+        "    except OSError as exc:\n"
+        "        print('refused', exc.errno)\n"
+        "asyncio.run(main())\n"
+    )
+    run = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, str(tmp_path), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await run.communicate()
+    assert out.decode().startswith("refused") and run.returncode == 0
+    [(_, segment)] = segments(spool_dir(tmp_path))
+    assert segment.read_bytes().count(b"\n") == 1 and segment.read_bytes().endswith(b"\n")
+    writer = SpoolWriter(tmp_path)
+    await writer.put({"id": "a-3"})
+    await writer.close()
+    assert ids(await opened(tmp_path)) == ["a-1", "a-3"]
+
+
+async def test_a_hand_over_waiting_for_the_spool_can_be_stopped(tmp_path: Path) -> None:
+    first = await opened(tmp_path)
+    waiting = asyncio.create_task(opened(tmp_path))
+    await asyncio.sleep(0.2)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, 1)  # no thread left blocked on the lock
+    await first.close()
