@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from engine.ingest.auth import SIGNATURE_HEADER, sign
 from engine.ingest.handover_process import HANDOVER_NICE, HandoverProcess
+from engine.spec.catalog import Catalog
 from tests.fixtures.ingest import (
     SECRET,
     make_ingest,
@@ -62,6 +63,15 @@ async def scrape(url: str) -> tuple[httpx.Response, Samples]:
     return response, samples
 
 
+def gateway_and_ticket(tmp_path: Path, prefix: str) -> tuple[str, Catalog]:
+    """A gateway playbook (its name returned) and a ticket playbook whose required input alerts lack."""
+    gateway, ticket = unique(f"{prefix}-gw"), unique(f"{prefix}-ticket")
+    needs_input = playbook_yaml(ticket, TRIGGER % "ticket-*").replace(
+        "steps:", "inputs:\n  ticket: {type: string, required: true}\nsteps:"
+    )
+    return gateway, write_catalog(tmp_path / "pb", playbook_yaml(gateway, TRIGGER % "gateway-*"), needs_input)
+
+
 def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
     key = (name, tuple(sorted(labels.items())))
     return after.get(key, 0.0) - before.get(key, 0.0)
@@ -70,11 +80,7 @@ def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
 async def test_every_outcome_of_real_requests_moves_a_bounded_counter(
     tmp_path: Path, client: Client, task_queue: str
 ) -> None:
-    gateway, ticket = unique("metrics-gw"), unique("metrics-ticket")
-    needs_input = playbook_yaml(ticket, TRIGGER % "ticket-*").replace(
-        "steps:", "inputs:\n  ticket: {type: string, required: true}\nsteps:"
-    )
-    catalog = write_catalog(tmp_path / "pb", playbook_yaml(gateway, TRIGGER % "gateway-*"), needs_input)
+    gateway, catalog = gateway_and_ticket(tmp_path, "metrics")
     ingest = make_ingest(tmp_path, client, task_queue, catalog)
     hostile = f'fp-{uuid.uuid4().hex}-evil"}}'
     async with running_worker(client, task_queue) as leftovers, running_receiver(ingest) as url:
@@ -147,11 +153,7 @@ async def test_debians_prometheus_scrapes_the_alert_counters(
 async def test_alerts_the_hand_over_process_hands_over_move_the_receivers_counters(
     tmp_path: Path, client: Client, task_queue: str
 ) -> None:
-    gateway, ticket = unique("metrics-child-gw"), unique("metrics-child-ticket")
-    needs_input = playbook_yaml(ticket, TRIGGER % "ticket-*").replace(
-        "steps:", "inputs:\n  ticket: {type: string, required: true}\nsteps:"
-    )
-    catalog = write_catalog(tmp_path / "pb", playbook_yaml(gateway, TRIGGER % "gateway-*"), needs_input)
+    gateway, catalog = gateway_and_ticket(tmp_path, "metrics-child")
     config = signed_config(spool=True)
     ingest = make_ingest(tmp_path, client, task_queue, catalog, config=config, handover_process=True)
     assert isinstance(ingest.handover, HandoverProcess)

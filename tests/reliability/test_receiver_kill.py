@@ -21,6 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
+import pytest
 from temporalio.client import Client
 
 from engine.client import status
@@ -145,23 +146,12 @@ async def storm_with_a_kill(
     return acknowledged_before_kill, acknowledged, runs, recorded
 
 
-async def test_kill_9_of_the_receiver_loses_no_acknowledged_alert(
-    tmp_path: Path, client: Client, task_queue: str
+@pytest.mark.parametrize("kill_handover", [False, True], ids=["receiver", "hand-over"])
+async def test_kill_9_mid_storm_loses_no_acknowledged_alert(
+    tmp_path: Path, client: Client, task_queue: str, kill_handover: bool
 ) -> None:
     before, acknowledged, runs, recorded = await storm_with_a_kill(
-        tmp_path, client, task_queue, kill_handover=False
-    )
-    assert 0 < before < ALERTS and len(acknowledged) == ALERTS
-    assert {fp: len(ids) for fp, ids in runs.items()} == {f"fp-{k}": 1 for k in range(FINGERPRINTS)}
-    lost = [a for a, (fp, run_id) in acknowledged.items() if a not in recorded[run_id]]
-    assert lost == []
-
-
-async def test_kill_9_of_the_hand_over_restarts_it_and_loses_no_alert(
-    tmp_path: Path, client: Client, task_queue: str
-) -> None:
-    before, acknowledged, runs, recorded = await storm_with_a_kill(
-        tmp_path, client, task_queue, kill_handover=True
+        tmp_path, client, task_queue, kill_handover=kill_handover
     )
     assert 0 < before < ALERTS and len(acknowledged) == ALERTS
     assert {fp: len(ids) for fp, ids in runs.items()} == {f"fp-{k}": 1 for k in range(FINGERPRINTS)}
