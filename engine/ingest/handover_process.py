@@ -141,7 +141,14 @@ class HandoverProcess:
         while not self._stopping:
             began = time.monotonic()
             self._spawning = asyncio.ensure_future(asyncio.to_thread(self._spawn))
-            process = await asyncio.shield(self._spawning)
+            try:
+                process = await asyncio.shield(self._spawning)
+            except Exception as exc:  # cannot start one now (no memory, no processes left): retry
+                self._spawning = None
+                logger.error("alert hand-over process not started (%s); retrying in %.0f s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RESTART_S)
+                continue
             self._spawning = None
             self._watch_counts()
             await _wait_exit(process, None)
@@ -234,6 +241,7 @@ def run_child(spec: HandoverSpec, conn: Connection, logs: bool) -> None:
 
 
 async def _serve_child(spec: HandoverSpec, conn: Connection) -> int:
+    from engine.ingest.config import ReceiverConfig
     from engine.ingest.core import build_ingest
     from engine.ingest.handover import Handover
     from engine.ingest.spool_reader import SpoolReader
@@ -252,7 +260,8 @@ async def _serve_child(spec: HandoverSpec, conn: Connection) -> int:
     client = await spec.connect()
     catalog = spec.load_catalog()
     home = spec.settings.home.resolve()
-    config = spec.config.model_copy(update={"spool": False}) if spec.config is not None else None
+    # Never a spool of its own here: the receiver appends, this process only follows.
+    config = (spec.config or ReceiverConfig.from_env(home)).model_copy(update={"spool": False})
     ingest = build_ingest(spec.settings, client, catalog, elasticsearch_url=None, config=config, home=home)
     counts: list[Counted] = []
     ingest.count = lambda outcome, _refusal: counts.append(counted(outcome))
