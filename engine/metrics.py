@@ -23,7 +23,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -72,6 +79,16 @@ ALERTS_DEDUPLICATED = Counter(
     "fireline_alerts_deduplicated",
     "Alerts that joined the open run of the same incident instead of starting one.",
     ["source", "playbook"],
+    registry=REGISTRY,
+)
+SPOOL_PENDING = Gauge(
+    "fireline_alert_spool_pending",
+    "Alerts the receiver acknowledged that its hand-over has not yet given to Temporal.",
+    registry=REGISTRY,
+)
+HANDOVER_RESTARTS = Counter(
+    "fireline_alert_handover_restarts",
+    "Times the receiver started its hand-over process again after it died.",
     registry=REGISTRY,
 )
 RUNS_STARTED = Counter("fireline_runs_started", "Playbook runs started.", ["playbook"], registry=REGISTRY)
@@ -175,6 +192,16 @@ def alert_rejected(source: str, reason: RejectReason) -> None:
 def alert_deduplicated(source: str, playbook: str) -> None:
     """Count an alert that joined an open run."""
     ALERTS_DEDUPLICATED.labels(_source(source), label(playbook)).inc()
+
+
+def spool_pending(count: int) -> None:
+    """Set how many acknowledged alerts wait in the spool."""
+    SPOOL_PENDING.set(max(count, 0))
+
+
+def handover_restarted() -> None:
+    """Count a hand-over process started again after it died."""
+    HANDOVER_RESTARTS.inc()
 
 
 def run_started(playbook: str) -> None:

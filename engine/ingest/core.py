@@ -58,6 +58,10 @@ class ReadyReport(BaseModel):
     alert_playbooks: int = 0
     scheduled_playbooks: int = 0
     skipped: dict[str, str] = Field(default_factory=dict, description="Playbooks left out, and why.")
+    #: With a spool: whether its hand-over runs, and how many acknowledged alerts it has yet to give
+    #: Temporal (None until it first said). Neither changes readiness: alerts are taken either way.
+    handover_running: bool | None = None
+    spool_pending: int | None = None
 
 
 def _count(outcome: AlertOutcome, refusal: RejectReason) -> None:
@@ -249,6 +253,8 @@ class Ingest:
             alert_playbooks=len(self.triggers.alert_triggered),
             scheduled_playbooks=len(self.triggers.scheduled),
             skipped=self.triggers.skipped,
+            handover_running=self.handover.running if self.handover is not None else None,
+            spool_pending=self.handover.pending if self.handover is not None else None,
         )
 
 

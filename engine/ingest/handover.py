@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from engine import metrics
 from engine.alerts.model import Alert
 from engine.ingest.dispatch import Dispatcher
 from engine.ingest.errors import TemporalUnavailable
@@ -50,6 +51,13 @@ class Handover:
         self.batch = batch
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        #: Alerts waiting in the spool after the last batch (None before the first).
+        self.pending: int | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the hand-over is draining the spool."""
+        return self._task is not None and not self._task.done()
 
     def start(self) -> None:
         """Begin draining (idempotent)."""
@@ -81,6 +89,8 @@ class Handover:
 
     async def _loop(self) -> None:
         await self.spool.open()
+        self.pending = self.spool.count()
+        metrics.spool_pending(self.pending)
         pause = FIRST_PAUSE_S
         while not self._closing:
             await self.spool.ready.wait()
@@ -91,6 +101,8 @@ class Handover:
                 continue
             handed = await self._hand_over(items)
             self.spool.done([item for item, ok in zip(items, handed, strict=True) if ok])
+            self.pending = self.spool.count()
+            metrics.spool_pending(self.pending)
             if all(handed):
                 pause = FIRST_PAUSE_S
                 continue

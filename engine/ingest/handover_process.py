@@ -56,6 +56,14 @@ Counted = tuple[str, str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
+class Report:
+    """What the child tells the receiver every :data:`COUNT_EVERY_S`."""
+
+    counted: list[Counted]
+    pending: int
+
+
+@dataclass(frozen=True)
 class HandoverSpec:
     """How a hand-over process rebuilds what it needs; everything here must pickle.
 
@@ -103,11 +111,18 @@ class HandoverProcess:
         self._conn: Connection | None = None
         self._spawning: asyncio.Future[BaseProcess] | None = None
         self._stopping = False
+        #: Alerts waiting in the spool, as the child last said (None before it first did).
+        self.pending: int | None = None
 
     @property
     def pid(self) -> int | None:
         """The running child's process id."""
         return self._process.pid if self._process is not None and self._process.is_alive() else None
+
+    @property
+    def running(self) -> bool:
+        """Whether a hand-over child is running now (False while it is being started again)."""
+        return self.pid is not None
 
     def start(self) -> None:
         """Start the child, and start it again whenever it dies (idempotent)."""
@@ -157,6 +172,7 @@ class HandoverProcess:
             if time.monotonic() - began > HEALTHY_S:
                 pause = FIRST_RESTART_S
             code = process.exitcode
+            metrics.handover_restarted()
             logger.error("alert hand-over process exited (code %s); starting it again in %.0f s", code, pause)
             await asyncio.sleep(pause)
             pause = min(pause * 2, MAX_RESTART_S)
@@ -184,8 +200,11 @@ class HandoverProcess:
         def readable() -> None:
             try:
                 while conn.poll():
-                    for item in conn.recv():
+                    report: Report = conn.recv()
+                    for item in report.counted:
                         apply_counted(item)
+                    self.pending = report.pending
+                    metrics.spool_pending(report.pending)
             except (EOFError, OSError):
                 with contextlib.suppress(ValueError, OSError):
                     loop.remove_reader(conn.fileno())
@@ -265,13 +284,17 @@ async def _serve_child(spec: HandoverSpec, conn: Connection) -> int:
     ingest = build_ingest(spec.settings, client, catalog, elasticsearch_url=None, config=config, home=home)
     counts: list[Counted] = []
     ingest.count = lambda outcome, _refusal: counts.append(counted(outcome))
-    handover = Handover(SpoolReader(home), ingest.dispatcher, ingest.record_handed)
+    reader = SpoolReader(home)
+    handover = Handover(reader, ingest.dispatcher, ingest.record_handed)
     handover.start()
+    told: int | None = None
 
     def send() -> None:
-        if counts:
+        nonlocal told
+        if counts or reader.count() != told:
+            told = reader.count()
             with contextlib.suppress(OSError, ValueError):
-                conn.send(list(counts))
+                conn.send(Report(list(counts), told))
             counts.clear()
 
     try:

@@ -171,16 +171,20 @@ async def test_alerts_the_hand_over_process_hands_over_move_the_receivers_counte
             while True:  # counted in the child, moved here once it reports
                 _, after = await scrape(url)
                 counts = [moved(before, after, received, source="generic", status=s) for s in STATUSES]
-                if counts == [1, 1, 1] or time.monotonic() > deadline:
+                pending = after.get(("fireline_alert_spool_pending", ()))
+                if (counts == [1, 1, 1] and pending == 0) or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.1)
+            async with httpx.AsyncClient(timeout=10) as http:
+                ready = (await http.get(f"{url}/readyz")).json()
             child = ingest.handover.pid
             assert child is not None and child != os.getpid()
             niceness = os.getpriority(os.PRIO_PROCESS, child) - os.getpriority(os.PRIO_PROCESS, 0)
         finally:
             await ingest.handover.stop()
     assert [r.status_code for r in (first, again, dead)] == [202] * 3
-    assert counts == [1, 1, 1]
+    assert counts == [1, 1, 1] and pending == 0  # the spool's depth, as the child reports it
+    assert ready["handover_running"] is True and ready["spool_pending"] == 0
     assert moved(before, after, "fireline_alerts_deduplicated_total", source="generic", playbook=gateway) == 1
     assert niceness == min(HANDOVER_NICE, 19 - os.getpriority(os.PRIO_PROCESS, 0))
     assert ingest.handover.pid is None and not Path(f"/proc/{child}").exists()  # stopped with the receiver

@@ -131,6 +131,9 @@ async def storm_with_a_kill(
                 await asyncio.sleep(0.1)
             if kill_handover:
                 assert [p for p in handovers(receiver.pid) if p != handover], "no new hand-over started"
+                async with httpx.AsyncClient(timeout=10) as http:
+                    scraped = (await http.get(f"{url}/metrics")).text
+                assert "fireline_alert_handover_restarts_total 1.0" in scraped
             runs: dict[str, set[str]] = defaultdict(set)
             for fingerprint, run_id in acknowledged.values():
                 runs[fingerprint].add(run_id)
