@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import sys
 import time
 from pathlib import Path
@@ -178,3 +179,43 @@ async def test_a_hand_over_waiting_for_the_spool_can_be_stopped(tmp_path: Path) 
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(waiting, 1)  # no thread left blocked on the lock
     await first.close()
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_restarts_rotations_and_deletions_hand_every_alert_over_exactly_once(
+    tmp_path: Path, seed: int
+) -> None:
+    # Receiver and hand-over restarted at random points, segments rotating every few alerts.
+    rng = random.Random(seed)
+    writer = SpoolWriter(tmp_path, segment_bytes=rng.choice([1, 150, 600]))
+    reader = await opened(tmp_path)
+    acknowledged: list[int] = []
+    handed: list[int] = []
+    for _ in range(60):
+        roll = rng.random()
+        if roll < 0.5:
+            batch = await asyncio.gather(
+                *(writer.put({"id": f"a-{rng.random()}"}) for _ in range(rng.randint(1, 6)))
+            )
+            acknowledged += [item.n for item in batch]
+        elif roll < 0.8:
+            reader.scan()
+            waiting = reader.pending(100)
+            done = rng.sample(waiting, rng.randint(0, len(waiting)))
+            reader.done(done)
+            handed += [item.n for item in done]
+        elif roll < 0.9:
+            await writer.close()  # the receiver restarts (everything it acknowledged is on disk)
+            writer = SpoolWriter(tmp_path, segment_bytes=rng.choice([1, 150, 600]))
+        else:
+            await reader.close()  # the hand-over restarts: its done lines were written already
+            reader = await opened(tmp_path)
+    await writer.close()
+    reader.scan()
+    rest = reader.pending(10_000)
+    reader.done(rest)
+    handed += [item.n for item in rest]
+    await reader.close()
+    assert sorted(handed) == sorted(acknowledged) and len(set(acknowledged)) == len(acknowledged)
+    assert acknowledged == sorted(acknowledged)  # numbering only goes up, across restarts too
+    assert len(segments(spool_dir(tmp_path))) == 1 and pending_count(tmp_path) == 0
