@@ -13,6 +13,8 @@ Variables:
 - ``FIRELINE_RECEIVER_SPOOL``: ``1`` (the default) answers 202 once an alert is stored durably in
   ``$FIRELINE_HOME/spool/`` and starts its runs in the background; ``0`` answers only after Temporal
   has started or joined every run.
+- ``FIRELINE_RECEIVER_HANDOVER_NICE``: how many ``nice`` steps (0–19, default 10) below the receiver
+  its hand-over process runs; 0 gives both the same CPU priority.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ ENV_TOKEN = "FIRELINE_WEBHOOK_TOKEN"
 ENV_RATE = "FIRELINE_RECEIVER_RATE"
 ENV_BURST = "FIRELINE_RECEIVER_BURST"
 ENV_SPOOL = "FIRELINE_RECEIVER_SPOOL"
+ENV_HANDOVER_NICE = "FIRELINE_RECEIVER_HANDOVER_NICE"
+#: How many ``nice`` steps below the receiver its hand-over process runs unless configured.
+DEFAULT_HANDOVER_NICE = 10
 SECRET_FILE = "webhook-secret"
 
 #: Sources the HTTP receiver accepts, each at ``POST /alerts/<source>``.
@@ -59,6 +64,8 @@ class ReceiverConfig(BaseModel):
     recent_alerts: int = Field(1000, gt=0)
     #: Acknowledge once spooled on disk (``fireline up``'s default) instead of after Temporal answered.
     spool: bool = False
+    #: How far below the receiver's CPU priority its hand-over process runs (``nice`` steps).
+    handover_nice: int = Field(DEFAULT_HANDOVER_NICE, ge=0, le=19)
 
     @property
     def has_credentials(self) -> bool:
@@ -94,10 +101,14 @@ class ReceiverConfig(BaseModel):
         spool = env.get(ENV_SPOOL, "1").strip().lower()
         if spool not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(f"{ENV_SPOOL} must be 1 or 0, got {spool[:20]!r}")
+        nice = env.get(ENV_HANDOVER_NICE, str(DEFAULT_HANDOVER_NICE)).strip()
+        if not nice.isdigit() or int(nice) > 19:
+            raise ConfigError(f"{ENV_HANDOVER_NICE} must be a whole number 0-19, got {nice[:20]!r}")
         return cls(
             webhook_secret=SecretStr(secret) if secret else None,
             tokens=tokens,
             spool=spool in ("1", "true", "yes", "on"),
+            handover_nice=int(nice),
             **{k: (int(v) if k == "rate_burst" else v) for k, v in extra.items()},
         )
 

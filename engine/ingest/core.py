@@ -301,7 +301,8 @@ def build_ingest(
             ingest.spool = SpoolWriter(home)
             # The child needs the limits, not the credentials: those stay in this process.
             limits = config.model_copy(update={"webhook_secret": None, "tokens": {}, "spool": False})
-            ingest.handover = HandoverProcess(dataclasses.replace(handover, config=limits))
+            spec = dataclasses.replace(handover, config=limits, nice=config.handover_nice)
+            ingest.handover = HandoverProcess(spec)
         else:
             reader = SpoolReader(home)
             ingest.spool = SpoolWriter(home, on_written=reader.nudge)

@@ -30,6 +30,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
 
 from engine import metrics
+from engine.ingest.config import DEFAULT_HANDOVER_NICE
 from engine.ingest.models import AlertOutcome, RunDisposition
 
 if TYPE_CHECKING:
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
     from engine.spec.catalog import Catalog
 
 logger = logging.getLogger("fireline.ingest")
-#: How much lower the hand-over's CPU priority is than the receiver's (``nice`` steps).
-HANDOVER_NICE = 10
+#: How much lower the hand-over's CPU priority is than the receiver's by default (``nice`` steps).
+HANDOVER_NICE = DEFAULT_HANDOVER_NICE
 FIRST_RESTART_S = 1.0
 MAX_RESTART_S = 30.0
 #: A child that ran this long before dying starts the next back-off from the beginning.
@@ -73,7 +74,8 @@ class HandoverSpec:
         load_catalog: loads the receiver's playbooks.
         config: the receiver's limits (start concurrency and timeout), without its secrets;
             :func:`~engine.ingest.core.build_ingest` fills it in.
-        nice: how many ``nice`` steps below the receiver the child runs.
+        nice: how many ``nice`` steps below the receiver the child runs (``build_ingest`` sets
+            ``ReceiverConfig.handover_nice``).
     """
 
     settings: Settings

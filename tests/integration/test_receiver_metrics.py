@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
 from engine.ingest.auth import SIGNATURE_HEADER, sign
-from engine.ingest.handover_process import HANDOVER_NICE, HandoverProcess
+from engine.ingest.handover_process import HandoverProcess
 from engine.spec.catalog import Catalog
 from tests.fixtures.ingest import (
     SECRET,
@@ -154,7 +154,7 @@ async def test_alerts_the_hand_over_process_hands_over_move_the_receivers_counte
     tmp_path: Path, client: Client, task_queue: str
 ) -> None:
     gateway, catalog = gateway_and_ticket(tmp_path, "metrics-child")
-    config = signed_config(spool=True)
+    config = signed_config(spool=True, handover_nice=4)
     ingest = make_ingest(tmp_path, client, task_queue, catalog, config=config, handover_process=True)
     assert isinstance(ingest.handover, HandoverProcess)
     fingerprint = f"fp-{uuid.uuid4().hex}"
@@ -186,5 +186,5 @@ async def test_alerts_the_hand_over_process_hands_over_move_the_receivers_counte
     assert counts == [1, 1, 1] and pending == 0  # the spool's depth, as the child reports it
     assert ready["handover_running"] is True and ready["spool_pending"] == 0
     assert moved(before, after, "fireline_alerts_deduplicated_total", source="generic", playbook=gateway) == 1
-    assert niceness == min(HANDOVER_NICE, 19 - os.getpriority(os.PRIO_PROCESS, 0))
+    assert niceness == min(4, 19 - os.getpriority(os.PRIO_PROCESS, 0))  # as configured
     assert ingest.handover.pid is None and not Path(f"/proc/{child}").exists()  # stopped with the receiver

@@ -121,3 +121,11 @@ def test_the_spool_is_on_under_fireline_up_unless_turned_off(tmp_path) -> None: 
     assert ReceiverConfig.from_env(tmp_path, {"FIRELINE_RECEIVER_SPOOL": "0"}).spool is False
     with pytest.raises(ConfigError, match="FIRELINE_RECEIVER_SPOOL"):
         ReceiverConfig.from_env(tmp_path, {"FIRELINE_RECEIVER_SPOOL": "maybe"})
+
+
+def test_the_hand_over_runs_ten_nice_steps_below_the_receiver_unless_configured(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert ReceiverConfig.from_env(tmp_path, {}).handover_nice == 10
+    assert ReceiverConfig.from_env(tmp_path, {"FIRELINE_RECEIVER_HANDOVER_NICE": " 0 "}).handover_nice == 0
+    for bad in ("20", "-1", "high", ""):
+        with pytest.raises(ConfigError, match="FIRELINE_RECEIVER_HANDOVER_NICE must be a whole number 0-19"):
+            ReceiverConfig.from_env(tmp_path, {"FIRELINE_RECEIVER_HANDOVER_NICE": bad})
