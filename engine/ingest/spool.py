@@ -157,11 +157,14 @@ def _open_newest(folder: Path) -> tuple[int, int, int]:
     """
     found = segments(folder)
     next_number = max((first for first, _ in found), default=1) or 1
+    newest = b""  # the newest segment's bytes, read once (it is never deleted under us)
     for _, path in reversed(found):
         try:
             data = path.read_bytes()
         except FileNotFoundError:  # a sealed segment the hand-over has just deleted
             continue
+        if path == found[-1][1]:
+            newest = data
         numbers = [m[1] for m in map(journal_mark, whole_lines(data)[0]) if m and m[0] == "n"]
         if numbers:
             next_number = max(next_number, max(numbers) + 1)
@@ -172,7 +175,7 @@ def _open_newest(folder: Path) -> tuple[int, int, int]:
         fsync_dir(folder)
         return next_number, fd, 0
     path = found[-1][1]
-    _, whole = whole_lines(path.read_bytes())
+    _, whole = whole_lines(newest)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     size = os.fstat(fd).st_size
     if whole < size:
