@@ -17,6 +17,11 @@ context for the payload codec and external storage. A 5-step playbook run with i
 asked 50 times, ~6 ms per run on the critical path. When the codec takes no context and there is no
 external storage the answers cannot change a byte, so this runner gives them without entering.
 
+**The audit trail.** After each activation the runner hands the run's new audit events (put into
+:mod:`engine.workflows.audit_outbox` by the run) to the worker's
+:class:`~engine.activities.audit_relay.AuditRelay`, with the activation and its completion, before
+the SDK sends the completion: the relay decides from them when an event may be written.
+
 The SDK's ``debug_mode`` widens the passthrough only of a bare ``SandboxedWorkflowRunner``; fireline's
 workers do not use it.
 """
@@ -24,6 +29,7 @@ workers do not use it.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -48,6 +54,8 @@ from temporalio.worker import (
 )
 from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.workflow import Info, _Definition
+
+from engine.activities.audit_relay import AuditRelay
 
 _M = TypeVar("_M", bound=Message)
 
@@ -102,13 +110,20 @@ def takes_no_context(converter: DataConverter) -> bool:
 class LeanRunInstance(WorkflowInstance):
     """Wraps a run's instance: a standalone copy of each activation, contexts answered outside."""
 
-    def __init__(self, inner: WorkflowInstance, *, context_free: bool) -> None:
+    def __init__(
+        self, inner: WorkflowInstance, *, context_free: bool, relay: AuditRelay | None = None
+    ) -> None:
         self.inner = inner
         self.context_free = context_free
+        self.relay = relay
 
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
-        """Runs the activation's jobs on a copy the instance may keep views into."""
-        return self.inner.activate(standalone(act))
+        """Runs the activation's jobs on a copy the instance may keep views into; relays its trail."""
+        started = time.monotonic()
+        completion = self.inner.activate(standalone(act))
+        if self.relay is not None:
+            self.relay.after_activation(act, completion, started)
+        return completion
 
     def get_serialization_context(self, command_info: CommandInfo | None) -> SerializationContext | None:
         """None when the codec takes no context (the SDK then seals without one); else the run's."""
@@ -137,11 +152,15 @@ class LeanSandboxRunner(WorkflowRunner):
     Args:
         inner: The runner that creates the instances (the SDK's sandbox).
         context_free: The worker's data converter :func:`takes_no_context`.
+        relay: Stores the runs' audit trails (engine.activities.audit_relay); None keeps none.
     """
 
-    def __init__(self, inner: WorkflowRunner, *, context_free: bool = False) -> None:
+    def __init__(
+        self, inner: WorkflowRunner, *, context_free: bool = False, relay: AuditRelay | None = None
+    ) -> None:
         self.inner = inner
         self.context_free = context_free
+        self.relay = relay
 
     def prepare_workflow(self, defn: _Definition) -> None:
         """Checks the workflow definition, as the wrapped runner does."""
@@ -149,7 +168,10 @@ class LeanSandboxRunner(WorkflowRunner):
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
         """Creates the run's instance from detached details."""
-        return LeanRunInstance(self.inner.create_instance(detach(det)), context_free=self.context_free)
+        if self.relay is not None:
+            self.relay.opened(det.info.run_id)
+        instance = self.inner.create_instance(detach(det))
+        return LeanRunInstance(instance, context_free=self.context_free, relay=self.relay)
 
     def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
         """Passes the worker's failure exception types on to the wrapped runner."""

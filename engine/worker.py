@@ -12,6 +12,7 @@ from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.activities.audit import AuditStore
+from engine.activities.audit_relay import AuditRelay
 from engine.activities.notify import ApprovalNotices
 from engine.activities.run_action import ActionRunner
 from engine.lean_runner import DetachedHeaders, LeanSandboxRunner, takes_no_context
@@ -22,17 +23,21 @@ from engine.workflows.playbook_run import PlaybookRun
 PASSTHROUGH_MODULES = ("engine", "jinja2", "markupsafe", "pydantic", "pydantic_core", "yaml")
 
 
-def workflow_runner(converter: DataConverter | None = None) -> WorkflowRunner:
+def workflow_runner(
+    converter: DataConverter | None = None, relay: AuditRelay | None = None
+) -> WorkflowRunner:
     """The default sandbox with our pure modules passed through, made lean (engine.lean_runner).
 
     Args:
         converter: The worker's data converter; without it runs are asked for every context.
+        relay: Stores the runs' audit trails; without it the worker keeps none.
     """
     return LeanSandboxRunner(
         SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
         ),
         context_free=converter is not None and takes_no_context(converter),
+        relay=relay,
     )
 
 
@@ -54,13 +59,14 @@ def build_worker(
     runner = runner or ActionRunner()
     notices = notices or ApprovalNotices()
     audit = audit or runner.audit
+    relay = AuditRelay(audit) if audit.url else None
     chosen = list(activities) if activities is not None else [runner.run_action]
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[PlaybookRun],
         activities=[*chosen, notices.notify_approval, audit.store_audit],
-        workflow_runner=workflow_runner(client.data_converter),
+        workflow_runner=workflow_runner(client.data_converter, relay),
         interceptors=[DetachedHeaders()],
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_s),

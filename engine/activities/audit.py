@@ -120,8 +120,8 @@ class AuditStore:
             )
         return {"index": RESULTS_INDEX, "id": doc_id}
 
-    def write(self, events: Iterable[AuditEvent]) -> bool:
-        """Store events (idempotently); False when there is no cluster."""
+    def write(self, events: Iterable[AuditEvent], *, remove: Iterable[AuditEvent] = ()) -> bool:
+        """Store ``events`` and delete ``remove`` (both idempotently); False when there is no cluster."""
         if not self.url:
             return False
         events = list(events)
@@ -129,6 +129,8 @@ class AuditStore:
         for event in events:
             operations.append({"index": {"_index": audit_index(event), "_id": doc_id(event)}})
             operations.append(to_ecs(event))
+        for event in remove:
+            operations.append({"delete": {"_index": audit_index(event), "_id": doc_id(event)}})
         if not operations:
             return True
         with self._client() as es:
@@ -138,8 +140,27 @@ class AuditStore:
             answer = es.bulk(operations=operations)
         if answer.get("errors"):
             failed = [i for i in answer["items"] if i.get("index", {}).get("error")]
-            raise FirelineError(f"{len(failed)} audit event(s) were refused by Elasticsearch")
+            # Deleting what is not there (404) is what an idempotent removal expects.
+            failed += [i for i in answer["items"] if i.get("delete", {}).get("status", 200) not in (200, 404)]
+            if failed:
+                raise FirelineError(f"{len(failed)} audit event(s) were refused by Elasticsearch")
         return True
+
+    def stored_seqs(self, run_id: str) -> set[int]:
+        """The seqs of ``run_id`` with an event stored (after a refresh, so recent writes count)."""
+        if not self.url:
+            return set()
+        with self._client() as es:
+            es.indices.refresh(index=AUDIT_INDEX_PATTERN, ignore_unavailable=True, allow_no_indices=True)
+            answer = es.search(
+                index=AUDIT_INDEX_PATTERN,
+                query={"term": {"fireline.run.id": run_id}},
+                source=["fireline.audit.seq"],
+                size=10_000,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        return {int(hit["_source"]["fireline"]["audit"]["seq"]) for hit in answer["hits"]["hits"]}
 
     def read(self, run_id: str) -> list[AuditEvent]:
         """Every stored event of ``run_id``, in chain order."""

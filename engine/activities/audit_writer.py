@@ -1,5 +1,9 @@
 """Audit writes off the step's critical path: one bulk for many activities, acknowledged only once stored.
 
+This is the trail's path for runs recorded before the audit outbox (``AUDIT_OUTBOX_PATCH``); runs
+started since hand their events to the worker's :mod:`engine.activities.audit_relay` instead, and
+their requests carry none.
+
 ``run_action`` hands its request's audit events to the worker's :class:`AuditWriter` and runs the
 action at once; the writer sends everything queued meanwhile, from every run, in one bulk request
 (group commit). The activity reports as stored only the events Elasticsearch has already

@@ -110,8 +110,8 @@ class ActionRunner:
             settings=self.settings,
             heartbeat=activity.heartbeat,
         )
-        # The trail first, without waiting for it: the write goes out now and is acknowledged to the
-        # run only once Elasticsearch answered (events not acknowledged yet ride along next time).
+        # Runs recorded before the audit outbox send their trail along: the write goes out now and is
+        # acknowledged to the run only once Elasticsearch answered (the rest ride along next time).
         audit_write = self._submit_audit(request)
         started = time.perf_counter()
         try:

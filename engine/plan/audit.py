@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,8 @@ class AuditChain:
         self.seq = 0
         self.pending: list[AuditEvent] = []
         self.enabled = True
+        #: Where each event goes when the run relays its trail instead of keeping it pending.
+        self.sink: Callable[[AuditEvent], None] | None = None
 
     def append(self, at: datetime, action: str, **fields: Any) -> AuditEvent:
         """Add an event after the last one."""
@@ -70,9 +73,18 @@ class AuditChain:
         )
         event.hash = event.digest()
         self.last_hash = event.hash
-        if self.enabled:
+        if self.sink is not None:
+            self.sink(event)
+        elif self.enabled:
             self.pending.append(event)
         return event
+
+    def relay_to(self, sink: Callable[[AuditEvent], None]) -> None:
+        """Hand every event to ``sink`` from now on, the pending ones first; none stays pending."""
+        for event in self.pending:
+            sink(event)
+        self.pending.clear()
+        self.sink = sink
 
     def restore(self, seq: int, last_hash: str, pending: list[AuditEvent], enabled: bool) -> None:
         """Go on from a chain an earlier Temporal run of this run built (continue-as-new)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -19,7 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from engine.plan.packed import pack_json
     from engine.plan.shared import shared_plan
     from engine.plan.state import JoinedAlert, RunReset, RunState, StepRecord
+    from engine.workflows.audit_outbox import OUTBOX
     from engine.workflows.types import (
+        AUDIT_OUTBOX_PATCH,
         CONTINUE_AS_NEW_PATCH,
         DECIDE_UPDATE,
         DECISION_ELSEWHERE,
@@ -89,6 +92,10 @@ class PlaybookRun:
     @workflow.run
     async def run(self, run_input: RunInput) -> RunState:
         self.lean_memo = self.executor.patches.applies(LEAN_MEMO_PATCH)
+        if self.executor.patches.applies(AUDIT_OUTBOX_PATCH):
+            # The worker stores the trail from outside (engine.activities.audit_relay): no event
+            # rides along with an action, and the run's end needs no store activity.
+            self.conductor.audit.relay_to(functools.partial(OUTBOX.put, workflow.info().run_id))
         if not self.lean_memo:
             self._publish()
         if not self.executor.patches.applies(CONTINUE_AS_NEW_PATCH):

@@ -26,6 +26,7 @@ DECIDED_NEEDS_MESSAGE_PATCH = "decided-needs-message-v1"
 #: Runs recorded before the audit trail existed replay without its final store.
 AUDIT_PATCH = "audit-trail-v1"
 #: Events no action carried (the run's end) are stored by a local activity: no extra server round trip.
+#: (Runs recorded before the audit outbox only: since it, no event rides along and none waits.)
 AUDIT_LOCAL_PATCH = "audit-local-v1"
 STATUS_QUERY = "status"
 #: Only the approvals still waiting: what a poller asks when it needs to know whether a run is
@@ -46,9 +47,14 @@ RESET_NOTE_PATCH = "reset-note-v1"
 RESET_NOTE_WAIT_S = 60.0
 #: A parked run continues as new (a fresh history) before its history grows too long.
 CONTINUE_AS_NEW_PATCH = "continue-as-new-v1"
+#: A run hands its audit events to the worker's runner (engine.workflows.audit_outbox): none ride
+#: along with its actions, and its end needs no store activity.
+AUDIT_OUTBOX_PATCH = "audit-outbox-v1"
 #: Runs started since record this one marker for every patch above (see engine.workflows.patches).
 #: A later change gets a patch of its own, called with ``workflow.patched``, until a newer bundle.
-FEATURES_PATCH = "features-2026-12"
+FEATURES_PATCH = "features-2026-12-07"
+#: The bundle before it: every patch above but the audit outbox (runs recorded with it replay so).
+EARLIER_FEATURES_PATCH = "features-2026-12"
 #: History length at which a parked run continues as new, unless the server suggests it sooner.
 CONTINUE_AFTER_EVENTS = 10_000
 

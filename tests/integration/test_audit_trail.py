@@ -15,6 +15,7 @@ from engine.activities.audit import AUDIT_INDEX_PATTERN, AuditStore
 from engine.activities.run_action import ActionRunner
 from engine.plan.audit import verify_chain
 from engine.plan.state import Decision
+from engine.stack.processes import free_port
 from engine.worker import build_worker
 from tests.fixtures.actions import TEST_REGISTRY
 from tests.fixtures.elasticsearch import elasticsearch_url  # noqa: F401
@@ -119,3 +120,27 @@ async def test_large_results_are_capped_in_history_and_kept_by_reference(
     with Elasticsearch(elasticsearch_url) as es:
         kept = es.get(index=ref["index"], id=ref["id"])["_source"]["result"]
     assert len(kept["hits"]) == 2000 and kept["hits"][1999]["n"] == 1999
+
+
+async def test_a_trail_the_worker_never_wrote_is_written_by_the_next_worker_from_history(
+    client: Client,
+    task_queue: str,
+    elasticsearch_url: str,
+) -> None:
+    store = AuditStore(elasticsearch_url)
+    unreachable = AuditStore(f"http://127.0.0.1:{free_port()}")  # the first worker's writes never land
+    async with build_worker(client, task_queue, runner=ActionRunner(TEST_REGISTRY, audit=unreachable)):
+        run = await fl.start_run(client, plan_of(APPROVAL_PLAYBOOK), alert(), {}, task_queue=task_queue)
+        await wait_for(client, run.run_id, lambda s: s.pending_approvals())
+    assert store.stored_seqs(run.run_id) == set()  # that worker is gone and wrote nothing
+
+    async with build_worker(client, task_queue, runner=ActionRunner(TEST_REGISTRY, audit=store)):
+        await fl.decide(client, run.run_id, "approve", Decision.APPROVE, "user:U1")
+        await client.get_workflow_handle(run.run_id).result()
+        events = store.read(run.run_id)  # while the worker still runs: the end waited for the trail
+
+    report = verify_chain(run.run_id, events)
+    assert report.ok and report.forks == 0, report
+    actions = [e.action for e in events]
+    assert actions[:2] == ["run.started", "step.started"] and actions[-1] == "run.finished"
+    assert actions.count("approval.requested") == 1 and actions.count("approval.decided") == 1
