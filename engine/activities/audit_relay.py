@@ -54,7 +54,8 @@ FLUSH_AFTER_S = 0.02
 MAX_BATCH = 1000
 #: Events waiting for Elasticsearch beyond this are dropped, oldest first (a replay makes them again).
 MAX_QUEUED = 200_000
-REMEMBER = 200_000
+#: Events (and seqs) the relay remembers as stored, so a replay of a recent run writes nothing.
+REMEMBER = 20_000
 RETRY_MAX_S = 10.0
 #: A relay thread with nothing to write for this long ends (the next event starts another).
 IDLE_S = 30.0
