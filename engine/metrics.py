@@ -91,6 +91,16 @@ HANDOVER_RESTARTS = Counter(
     "Times the receiver started its hand-over process again after it died.",
     registry=REGISTRY,
 )
+AUDIT_PENDING = Gauge(
+    "fireline_audit_events_pending",
+    "Audit events a worker took from its runs that Elasticsearch has not stored yet.",
+    registry=REGISTRY,
+)
+AUDIT_DROPPED = Counter(
+    "fireline_audit_events_dropped",
+    "Audit events a worker dropped unwritten while Elasticsearch refused writes (a replay rewrites them).",
+    registry=REGISTRY,
+)
 RUNS_STARTED = Counter("fireline_runs_started", "Playbook runs started.", ["playbook"], registry=REGISTRY)
 RUNS_FINISHED = Counter(
     "fireline_runs_finished",
@@ -197,6 +207,16 @@ def alert_deduplicated(source: str, playbook: str) -> None:
 def spool_pending(count: int) -> None:
     """Set how many acknowledged alerts wait in the spool."""
     SPOOL_PENDING.set(max(count, 0))
+
+
+def audit_pending(count: int) -> None:
+    """Set how many audit events wait for Elasticsearch."""
+    AUDIT_PENDING.set(count)
+
+
+def audit_dropped() -> None:
+    """Count an audit event dropped unwritten."""
+    AUDIT_DROPPED.inc()
 
 
 def handover_restarted() -> None:

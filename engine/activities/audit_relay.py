@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from temporalio.bridge.proto.workflow_activation import RemoveFromCache, WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 
+from engine import metrics
 from engine.activities.audit import AuditStore
 from engine.plan.audit import AuditEvent
 from engine.workflows.audit_outbox import OUTBOX, AuditOutbox
@@ -50,7 +51,7 @@ SETTLING_COMMANDS = frozenset(
 )
 #: The SDK calls an activation deadlocked after 2 s; a settling one waits for its write less than that.
 WAIT_S = 1.5
-FLUSH_AFTER_S = 0.02
+FLUSH_AFTER_S = 0.1
 MAX_BATCH = 1000
 #: Events waiting for Elasticsearch beyond this are dropped, oldest first (a replay makes them again).
 MAX_QUEUED = 200_000
@@ -182,9 +183,11 @@ class AuditRelay:
             while len(self._queued) > self.max_queued:
                 self._queued.popitem(last=False)
                 self.dropped += 1
+                metrics.audit_dropped()
                 if time.monotonic() - self._dropped_logged > 10:
                     self._dropped_logged = time.monotonic()
                     log.error("%d audit events dropped unwritten: Elasticsearch refuses writes", self.dropped)
+            metrics.audit_pending(len(self._queued))
             self._urgent = self._urgent or urgent
             self._start()
             self._cond.notify_all()
@@ -257,6 +260,7 @@ class AuditRelay:
             self._stored.popitem(last=False)
         while len(self._seqs) > REMEMBER:
             self._seqs.popitem(last=False)
+        metrics.audit_pending(len(self._queued))
         self._cond.notify_all()
 
     def pending(self) -> int:

@@ -17,6 +17,7 @@ from temporalio.bridge.proto.workflow_completion import WorkflowActivationComple
 
 from engine.activities.audit import AuditStore
 from engine.activities.audit_relay import AuditRelay
+from engine.metrics import REGISTRY, sample_value
 from engine.plan.audit import GENESIS, AuditChain, AuditEvent, verify_chain
 from engine.stack.processes import free_port, noida_elasticsearch
 from engine.workflows.audit_outbox import AuditOutbox
@@ -207,11 +208,28 @@ def test_while_elasticsearch_is_down_the_run_ends_and_its_trail_follows_once_it_
     relay.after_activation(run.activation(), run.completion(ends=True), started)
     assert 0.4 < time.monotonic() - started < 1.5  # waited its bound, then let the run end
     assert relay.pending() == 4
+    assert sample_value(REGISTRY, "fireline_audit_events_pending", {}) == 4  # what operators see
     server = noida_elasticsearch(tmp_path, port=port).start()
     try:
         eventually_stored(store, run, [1, 2, 3, 4], timeout_s=30)
         assert verify_chain(run.run_id, store.read(run.run_id)).ok
         assert relay.pending() == 0
+        assert sample_value(REGISTRY, "fireline_audit_events_pending", {}) == 0
     finally:
         relay.close()
         server.stop()
+
+
+def test_beyond_its_bound_the_relay_drops_the_oldest_events_and_counts_them() -> None:
+    outbox = AuditOutbox()
+    relay = AuditRelay(AuditStore(f"http://127.0.0.1:{free_port()}"), outbox=outbox, max_queued=3)
+    run = Run(outbox)
+    relay.opened(run.temporal_run)
+    before = sample_value(REGISTRY, "fireline_audit_events_dropped_total", {})
+    try:
+        run.append(5)
+        relay.after_activation(run.activation(replaying=True), run.completion(), time.monotonic())
+        assert relay.pending() == 3 and relay.dropped == 2
+        assert sample_value(REGISTRY, "fireline_audit_events_dropped_total", {}) == before + 2
+    finally:
+        relay.close()
