@@ -2,7 +2,8 @@
 
 Each event carries the hash of the one before it for the same run, so a missing, reordered or
 edited event is found by :func:`verify_chain`. The run computes the chain (deterministic, so
-replay-safe); activities only store the events, with ids that make re-delivery harmless.
+replay-safe); its worker only stores the events (engine.activities.audit_relay), with ids that make
+re-delivery harmless.
 """
 
 from __future__ import annotations
