@@ -224,13 +224,13 @@ class AuditRelay:
                 self._urgent = False
                 batch = [self._queued[k] for k in list(self._queued)[:MAX_BATCH]]
             try:
-                ok = self._apply(batch)
+                ok, skipped = self._apply(batch)
             except Exception as exc:
                 log.warning("%d audit events not stored yet: %s", len(batch), type(exc).__name__)
-                ok = False
+                ok, skipped = False, set()
             with self._cond:
                 if ok or not self.store.url:
-                    self._settle(batch)
+                    self._settle(batch, skipped)
                     self._failures = 0
                     continue
                 self._failures += 1
@@ -239,23 +239,26 @@ class AuditRelay:
                     self._thread = None  # closing while Elasticsearch refuses: a replay makes them again
                     return
 
-    def _apply(self, batch: list[tuple[AuditEvent, str, Op]]) -> bool:
+    def _apply(self, batch: list[tuple[AuditEvent, str, Op]]) -> tuple[bool, set[_Key]]:
+        """Write the batch; also the keys of replayed events not written (their seq was taken)."""
         fills = [e for e, _, op in batch if op is Op.FILL]
-        taken: dict[str, set[int]] = {}
-        for chain in {e.run_id for e in fills}:
-            taken[chain] = self.store.stored_seqs(chain)
+        taken = {chain: self.store.stored_seqs(chain) for chain in {e.run_id for e in fills}}
+        skipped = {_key(e) for e in fills if e.seq in taken[e.run_id]}
         writes = [e for e, _, op in batch if op is Op.WRITE]
-        writes += [e for e in fills if e.seq not in taken[e.run_id]]
-        return self.store.write(writes, remove=[e for e, _, op in batch if op is Op.REMOVE])
+        writes += [e for e in fills if _key(e) not in skipped]
+        ok = self.store.write(writes, remove=[e for e, _, op in batch if op is Op.REMOVE])
+        return ok, skipped
 
-    def _settle(self, batch: list[tuple[AuditEvent, str, Op]]) -> None:
+    def _settle(self, batch: list[tuple[AuditEvent, str, Op]], skipped: set[_Key]) -> None:
         for event, _, op in batch:
             key = _key(event)
             if self._queued.get(key, (event, "", op))[2] is op:
                 self._queued.pop(key, None)  # else a newer write or removal of it came meanwhile
-            if op is not Op.REMOVE:  # a filled seq has an event stored, this one or another
+            if op is Op.REMOVE:
+                continue
+            self._seqs[key[:2]] = None  # an event is stored at this seq: this one or another
+            if key not in skipped:
                 self._stored[key] = None
-                self._seqs[key[:2]] = None
         while len(self._stored) > REMEMBER:
             self._stored.popitem(last=False)
         while len(self._seqs) > REMEMBER:
