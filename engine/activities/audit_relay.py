@@ -11,7 +11,8 @@ completion. An event is written once the workflow task that made it is part of t
 - before an activation that ends the run, continues it as new or starts a child hands its commands
   to the server, the relay writes every event of the run it holds and waits (at most ``wait_s``)
   until Elasticsearch has them: a run that says it is done has its whole trail stored, and a child
-  (the post-incident review) can read its parent's trail.
+  (the post-incident review) can read its parent's trail. While Elasticsearch refuses writes the
+  wait is skipped: the run ends and its events stay queued.
 
 Writes are batched across runs (a group commit at most ``flush_after_s`` after an event is due) and
 retried with back-off while Elasticsearch refuses them. An event this worker never wrote (it died
@@ -140,6 +141,8 @@ class AuditRelay:
             completion: What the run answered; not yet sent to the server.
             started: ``time.monotonic()`` when the activation began (bounds the wait).
         """
+        # The SDK never runs two activations of one run at once, so a run's entries below are only
+        # ever touched by one thread at a time.
         run_id = act.run_id
         events = self.outbox.take(run_id)
         tentative = self._tentative.pop(run_id, [])
@@ -195,9 +198,11 @@ class AuditRelay:
     def _write_and_wait(self, run_id: str, events: list[AuditEvent], deadline: float) -> None:
         self._enqueue(run_id, events, urgent=True)
         with self._cond:
+            # While Elasticsearch refuses writes, waiting cannot store anything: the run ends at once
+            # (its events stay queued) instead of holding a workflow task slot for the full wait.
+            wait_s = 0.0 if self._failures else max(0.0, deadline - time.monotonic())
             done = self._cond.wait_for(
-                lambda: all(r != run_id for _, r, _ in self._queued.values()),
-                timeout=max(0.0, deadline - time.monotonic()),
+                lambda: all(r != run_id for _, r, _ in self._queued.values()), timeout=wait_s
             )
         if not done:
             log.warning("audit events of run %s not stored yet; the relay goes on trying", run_id)

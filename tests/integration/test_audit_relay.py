@@ -209,9 +209,17 @@ def test_while_elasticsearch_is_down_the_run_ends_and_its_trail_follows_once_it_
     assert 0.4 < time.monotonic() - started < 1.5  # waited its bound, then let the run end
     assert relay.pending() == 4
     assert sample_value(REGISTRY, "fireline_audit_events_pending", {}) == 4  # what operators see
+    other = Run(outbox)  # the relay knows writes fail now: the next run to end does not wait again
+    relay.opened(other.temporal_run)
+    other.append(2)
+    started = time.monotonic()
+    relay.after_activation(other.activation(), other.completion(ends=True), started)
+    assert time.monotonic() - started < 0.2
+    assert relay.pending() == 6
     server = noida_elasticsearch(tmp_path, port=port).start()
     try:
         eventually_stored(store, run, [1, 2, 3, 4], timeout_s=30)
+        eventually_stored(store, other, [1, 2])
         assert verify_chain(run.run_id, store.read(run.run_id)).ok
         assert relay.pending() == 0
         assert sample_value(REGISTRY, "fireline_audit_events_pending", {}) == 0
