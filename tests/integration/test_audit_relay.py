@@ -30,6 +30,7 @@ class Run:
     """One run's chain, putting its events into an outbox the way the workflow does."""
 
     def __init__(self, outbox: AuditOutbox) -> None:
+        self.outbox = outbox
         self.run_id = f"relay-{uuid.uuid4().hex[:8]}"
         self.temporal_run = uuid.uuid4().hex
         self.chain = AuditChain(self.run_id, "relay-test", 1, "0" * 64)
@@ -63,6 +64,16 @@ class Run:
         return done
 
 
+def relay_for(url: str, **options: float) -> tuple[AuditStore, AuditRelay, Run]:
+    """A relay over its own outbox and a store at ``url``, and one run on it."""
+    outbox = AuditOutbox()
+    store = AuditStore(url)
+    relay = AuditRelay(store, outbox=outbox, **options)
+    run = Run(outbox)
+    relay.opened(run.temporal_run)
+    return store, relay, run
+
+
 def stored(store: AuditStore, run: Run) -> list[int]:
     return [e.seq for e in store.read(run.run_id)]
 
@@ -77,11 +88,7 @@ def eventually_stored(store: AuditStore, run: Run, want: list[int], timeout_s: f
 def test_events_of_a_task_are_written_once_the_next_activation_shows_it_was_accepted(
     elasticsearch_url: str,
 ) -> None:
-    outbox = AuditOutbox()
-    store = AuditStore(elasticsearch_url)
-    relay = AuditRelay(store, outbox=outbox, flush_after_s=0.01)
-    run = Run(outbox)
-    relay.opened(run.temporal_run)
+    store, relay, run = relay_for(elasticsearch_url, flush_after_s=0.01)
     run.append(2)
     relay.after_activation(run.activation(), run.completion(), time.monotonic())
     time.sleep(0.3)
@@ -109,11 +116,7 @@ def test_the_end_of_a_run_waits_until_its_whole_trail_is_stored(elasticsearch_ur
 
 
 def test_replayed_events_are_written_and_unaccepted_ones_are_dropped(elasticsearch_url: str) -> None:
-    outbox = AuditOutbox()
-    store = AuditStore(elasticsearch_url)
-    relay = AuditRelay(store, outbox=outbox, flush_after_s=0.01)
-    run = Run(outbox)
-    relay.opened(run.temporal_run)
+    store, relay, run = relay_for(elasticsearch_url, flush_after_s=0.01)
     run.append(2)
     relay.after_activation(run.activation(replaying=True), run.completion(), time.monotonic())
     eventually_stored(store, run, [1, 2])  # from history: no need to wait for the next task
@@ -121,7 +124,7 @@ def test_replayed_events_are_written_and_unaccepted_ones_are_dropped(elasticsear
 
     # Replayed once more, the SDK ran two handlers of a task the other way round: what is stored
     # stays, and another worker (no memory of what it wrote) finds the seqs taken in Elasticsearch.
-    for fresh in (relay, AuditRelay(store, outbox=outbox, flush_after_s=0.01)):
+    for fresh in (relay, AuditRelay(store, outbox=run.outbox, flush_after_s=0.01)):
         fresh.opened(run.temporal_run)
         run.chain.seq, run.chain.last_hash = 0, GENESIS
         run.chain.append(datetime.now(UTC), "alert.joined")
@@ -139,15 +142,11 @@ def test_replayed_events_are_written_and_unaccepted_ones_are_dropped(elasticsear
     time.sleep(0.3)
     assert stored(store, run) == [1, 2]  # neither is known to be in history
     run.append(1)  # after the eviction the run is no longer kept: it is not on this worker
-    assert outbox.take(run.temporal_run) == []
+    assert run.outbox.take(run.temporal_run) == []
 
 
 def test_an_ending_the_server_refused_is_taken_back_and_its_retry_written(elasticsearch_url: str) -> None:
-    outbox = AuditOutbox()
-    store = AuditStore(elasticsearch_url)
-    relay = AuditRelay(store, outbox=outbox, flush_after_s=0.01)
-    run = Run(outbox)
-    relay.opened(run.temporal_run)
+    store, relay, run = relay_for(elasticsearch_url, flush_after_s=0.01)
     run.append(2)
     relay.after_activation(run.activation(), run.completion(), time.monotonic())
     ending = run.chain.seq, run.chain.last_hash
@@ -198,18 +197,14 @@ def test_while_elasticsearch_is_down_the_run_ends_and_its_trail_follows_once_it_
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    outbox = AuditOutbox()
-    store = AuditStore(f"http://127.0.0.1:{port}")  # nothing listens there yet
-    relay = AuditRelay(store, outbox=outbox, wait_s=0.5)
-    run = Run(outbox)
-    relay.opened(run.temporal_run)
+    store, relay, run = relay_for(f"http://127.0.0.1:{port}", wait_s=0.5)  # nothing listens there yet
     run.append(4)
     started = time.monotonic()
     relay.after_activation(run.activation(), run.completion(ends=True), started)
     assert 0.4 < time.monotonic() - started < 1.5  # waited its bound, then let the run end
     assert relay.pending() == 4
     assert sample_value(REGISTRY, "fireline_audit_events_pending", {}) == 4  # what operators see
-    other = Run(outbox)  # the relay knows writes fail now: the next run to end does not wait again
+    other = Run(run.outbox)  # the relay knows writes fail now: the next run to end does not wait again
     relay.opened(other.temporal_run)
     other.append(2)
     started = time.monotonic()
@@ -229,10 +224,7 @@ def test_while_elasticsearch_is_down_the_run_ends_and_its_trail_follows_once_it_
 
 
 def test_beyond_its_bound_the_relay_drops_the_oldest_events_and_counts_them() -> None:
-    outbox = AuditOutbox()
-    relay = AuditRelay(AuditStore(f"http://127.0.0.1:{free_port()}"), outbox=outbox, max_queued=3)
-    run = Run(outbox)
-    relay.opened(run.temporal_run)
+    _, relay, run = relay_for(f"http://127.0.0.1:{free_port()}", max_queued=3)
     before = sample_value(REGISTRY, "fireline_audit_events_dropped_total", {})
     try:
         run.append(5)
