@@ -56,7 +56,7 @@ FLUSH_AFTER_S = 0.1
 MAX_BATCH = 1000
 #: Events waiting for Elasticsearch beyond this are dropped, oldest first (a replay makes them again).
 MAX_QUEUED = 200_000
-#: Events (and seqs) the relay remembers as stored, so a replay of a recent run writes nothing.
+#: Seqs the relay remembers as stored, so a replay of a recent run writes (and looks up) nothing.
 REMEMBER = 20_000
 RETRY_MAX_S = 10.0
 #: A relay thread with nothing to write for this long ends (the next event starts another).
@@ -116,7 +116,6 @@ class AuditRelay:
         self._seqs: OrderedDict[tuple[str, int], None] = OrderedDict()
         #: Per run, the events an ending task wrote before the server had taken that task.
         self._tentative: dict[str, list[AuditEvent]] = {}
-        self._stored: OrderedDict[_Key, None] = OrderedDict()
         self._urgent = False
         self._failures = 0
         self._thread: threading.Thread | None = None
@@ -176,12 +175,9 @@ class AuditRelay:
             for event in events:
                 key = _key(event)
                 if op is Op.REMOVE:
-                    self._stored.pop(key, None)
                     self._seqs.pop(key[:2], None)
-                elif key in self._stored or (op is Op.FILL and key[:2] in self._seqs):
-                    continue
-                elif op is Op.FILL and key in self._queued:
-                    continue  # a write of it is queued already
+                elif op is Op.FILL and (key[:2] in self._seqs or key in self._queued):
+                    continue  # stored already (this event or another at its seq), or queued
                 self._queued[key] = (event, run_id, op)
             while len(self._queued) > self.max_queued:
                 self._queued.popitem(last=False)
@@ -229,13 +225,13 @@ class AuditRelay:
                 self._urgent = False
                 batch = [self._queued[k] for k in list(self._queued)[:MAX_BATCH]]
             try:
-                ok, skipped = self._apply(batch)
+                ok = self._apply(batch)
             except Exception as exc:
                 log.warning("%d audit events not stored yet: %s", len(batch), type(exc).__name__)
-                ok, skipped = False, set()
+                ok = False
             with self._cond:
                 if ok or not self.store.url:
-                    self._settle(batch, skipped)
+                    self._settle(batch)
                     self._failures = 0
                     continue
                 self._failures += 1
@@ -244,28 +240,21 @@ class AuditRelay:
                     self._thread = None  # closing while Elasticsearch refuses: a replay makes them again
                     return
 
-    def _apply(self, batch: list[tuple[AuditEvent, str, Op]]) -> tuple[bool, set[_Key]]:
-        """Write the batch; also the keys of replayed events not written (their seq was taken)."""
+    def _apply(self, batch: list[tuple[AuditEvent, str, Op]]) -> bool:
+        """Write the batch; a replayed event only where Elasticsearch has nothing at its seq."""
         fills = [e for e, _, op in batch if op is Op.FILL]
         taken = {chain: self.store.stored_seqs(chain) for chain in {e.run_id for e in fills}}
-        skipped = {_key(e) for e in fills if e.seq in taken[e.run_id]}
         writes = [e for e, _, op in batch if op is Op.WRITE]
-        writes += [e for e in fills if _key(e) not in skipped]
-        ok = self.store.write(writes, remove=[e for e, _, op in batch if op is Op.REMOVE])
-        return ok, skipped
+        writes += [e for e in fills if e.seq not in taken[e.run_id]]
+        return self.store.write(writes, remove=[e for e, _, op in batch if op is Op.REMOVE])
 
-    def _settle(self, batch: list[tuple[AuditEvent, str, Op]], skipped: set[_Key]) -> None:
+    def _settle(self, batch: list[tuple[AuditEvent, str, Op]]) -> None:
         for event, _, op in batch:
             key = _key(event)
             if self._queued.get(key, (event, "", op))[2] is op:
                 self._queued.pop(key, None)  # else a newer write or removal of it came meanwhile
-            if op is Op.REMOVE:
-                continue
-            self._seqs[key[:2]] = None  # an event is stored at this seq: this one or another
-            if key not in skipped:
-                self._stored[key] = None
-        while len(self._stored) > REMEMBER:
-            self._stored.popitem(last=False)
+            if op is not Op.REMOVE:
+                self._seqs[key[:2]] = None  # an event is stored at this seq: this one or another
         while len(self._seqs) > REMEMBER:
             self._seqs.popitem(last=False)
         metrics.audit_pending(len(self._queued))
