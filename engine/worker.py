@@ -12,7 +12,7 @@ from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.activities.audit import AuditStore
-from engine.activities.audit_relay import AuditRelay
+from engine.activities.audit_relay import AuditRelay, AuditRelayInterceptor
 from engine.activities.notify import ApprovalNotices
 from engine.activities.run_action import ActionRunner
 from engine.lean_runner import DetachedHeaders, LeanSandboxRunner, takes_no_context
@@ -67,7 +67,7 @@ def build_worker(
         workflows=[PlaybookRun],
         activities=[*chosen, notices.notify_approval, audit.store_audit],
         workflow_runner=workflow_runner(client.data_converter, relay),
-        interceptors=[DetachedHeaders()],
+        interceptors=[DetachedHeaders(), *([AuditRelayInterceptor(relay)] if relay else [])],
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_s),
     )

@@ -32,11 +32,12 @@ from collections.abc import Iterable
 
 from temporalio.bridge.proto.workflow_activation import RemoveFromCache, WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
+from temporalio.worker import Interceptor, WorkflowInboundInterceptor, WorkflowInterceptorClassInput
 
 from engine import metrics
 from engine.activities.audit import AuditStore
 from engine.plan.audit import AuditEvent
-from engine.workflows.audit_outbox import OUTBOX, AuditOutbox
+from engine.workflows.audit_outbox import AUDIT_EXTERN, AuditOutbox
 
 log = logging.getLogger("fireline.audit")
 
@@ -98,13 +99,13 @@ class AuditRelay:
         self,
         store: AuditStore,
         *,
-        outbox: AuditOutbox = OUTBOX,
+        outbox: AuditOutbox | None = None,
         wait_s: float = WAIT_S,
         flush_after_s: float = FLUSH_AFTER_S,
         max_queued: int = MAX_QUEUED,
     ) -> None:
         self.store = store
-        self.outbox = outbox
+        self.outbox = outbox or AuditOutbox()
         self.wait_s = wait_s
         self.flush_after_s = flush_after_s
         self.max_queued = max_queued
@@ -273,3 +274,17 @@ class AuditRelay:
             self._cond.notify_all()
         if thread is not None:
             thread.join(timeout_s)
+
+
+class AuditRelayInterceptor(Interceptor):
+    """Gives the worker's runs the relay's outbox as the extern function ``AUDIT_EXTERN``."""
+
+    def __init__(self, relay: AuditRelay) -> None:
+        self.relay = relay
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        """Registers the extern function; no interceptor class of its own."""
+        input.unsafe_extern_functions[AUDIT_EXTERN] = self.relay.outbox.put
+        return None

@@ -1,9 +1,10 @@
-"""How a run's audit events leave the sandbox: the run puts each one here, its worker takes them.
+"""How a run's audit events leave the sandbox: the run puts each one in its worker's outbox.
 
-Putting is the run's only contact with this module, and it changes nothing the run reads, so the
-run stays deterministic: on replay it puts the same events again (the worker skips those it has
-stored). Only runs a worker opened (one whose runner relays the trail) are kept; for any other
-run an event is dropped at once, so a worker that keeps no trail holds none.
+The worker's relay (engine.activities.audit_relay) gives the runs its outbox's ``put`` as the
+extern function :data:`AUDIT_EXTERN`, as the metrics interceptor gives its recorder. Putting
+changes nothing the run reads, so the run stays deterministic: on replay it puts the same events
+again (the relay skips what is stored). Only runs the relay opened are kept; for any other run an
+event is dropped at once.
 """
 
 from __future__ import annotations
@@ -47,5 +48,9 @@ class AuditOutbox:
             return kept
 
 
-#: The one outbox of this process: runs reach it through the sandbox's passthrough of ``engine``.
-OUTBOX = AuditOutbox()
+#: The extern function a run hands its audit events to: ``put(temporal_run_id, event)``.
+AUDIT_EXTERN = "__fireline_audit"
+
+
+def drop(event: AuditEvent) -> None:
+    """Where a run's events go on a worker that keeps no trail."""

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.plan.packed import pack_json
     from engine.plan.shared import shared_plan
     from engine.plan.state import JoinedAlert, RunReset, RunState, StepRecord
-    from engine.workflows.audit_outbox import OUTBOX
+    from engine.workflows.audit_outbox import AUDIT_EXTERN, drop
     from engine.workflows.types import (
         AUDIT_OUTBOX_PATCH,
         CONTINUE_AS_NEW_PATCH,
@@ -95,7 +95,9 @@ class PlaybookRun:
         if self.executor.patches.applies(AUDIT_OUTBOX_PATCH):
             # The worker stores the trail from outside (engine.activities.audit_relay): no event
             # rides along with an action, and the run's end needs no store activity.
-            self.conductor.audit.relay_to(functools.partial(OUTBOX.put, workflow.info().run_id))
+            put = workflow.extern_functions().get(AUDIT_EXTERN)
+            sink = functools.partial(put, workflow.info().run_id) if put is not None else drop
+            self.conductor.audit.relay_to(sink)
         if not self.lean_memo:
             self._publish()
         if not self.executor.patches.applies(CONTINUE_AS_NEW_PATCH):
