@@ -1,10 +1,11 @@
 """The worker's audit relay: each run's trail, taken from its activations, into Elasticsearch.
 
-A run puts every event it appends into the audit outbox (:mod:`engine.workflows.audit_outbox`);
+A run puts every event it appends into the relay's outbox (:mod:`engine.workflows.audit_outbox`);
 after each activation the worker's runner hands them here together with the activation and its
 completion. An event is written once the workflow task that made it is part of the run's history:
 
-- events of a replayed activation come from history: they are written at once;
+- events of a replayed activation come from history: they are written at once, but only at seqs
+  with nothing stored (the SDK may run one task's handlers in another order on replay);
 - events of a new activation are held until the run's next activation, which Temporal delivers only
   after it has accepted this one's commands, so a task the server never took leaves no branch in
   the trail that the run did not take (its events are made again when the run is replayed);
