@@ -19,7 +19,8 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from engine.classification.tags import Classification
 from engine.codec import data_converter
 from engine.errors import ApprovalRefused, RunNotFound
-from engine.metrics import FirelineInterceptor, make_runtime
+from engine.metrics import make_runtime
+from engine.metrics_interceptor import FirelineInterceptor
 from engine.observability import setup_tracing
 from engine.plan.approvals import already_decided
 from engine.plan.models import Plan

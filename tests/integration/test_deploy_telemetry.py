@@ -31,7 +31,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from engine import client as fl
 from engine import observability
-from engine.metrics import REGISTRY, FirelineInterceptor, make_runtime, metrics_route
+from engine.metrics import REGISTRY, make_runtime, metrics_route
+from engine.metrics_interceptor import FirelineInterceptor
 from engine.observability import ObservabilitySettings, alert_span, build_tracer_provider, setup_tracing
 from engine.plan.compile import compile_plan
 from engine.plan.models import Plan
