@@ -146,39 +146,34 @@ class AuditStore:
                 raise FirelineError(f"{len(failed)} audit event(s) were refused by Elasticsearch")
         return True
 
-    def stored_seqs(self, run_id: str) -> set[int]:
-        """The seqs of ``run_id`` with an event stored (after a refresh, so recent writes count)."""
-        if not self.url:
-            return set()
+    def _hits(self, run_id: str, **search: Any) -> list[dict[str, Any]]:
+        """The stored documents of ``run_id``, after a refresh (so recent writes count)."""
         with self._client() as es:
             es.indices.refresh(index=AUDIT_INDEX_PATTERN, ignore_unavailable=True, allow_no_indices=True)
             answer = es.search(
                 index=AUDIT_INDEX_PATTERN,
                 query={"term": {"fireline.run.id": run_id}},
-                source=["fireline.audit.seq"],
                 size=10_000,
                 ignore_unavailable=True,
                 allow_no_indices=True,
+                **search,
             )
-        return {int(hit["_source"]["fireline"]["audit"]["seq"]) for hit in answer["hits"]["hits"]}
+        hits: list[dict[str, Any]] = answer["hits"]["hits"]
+        return hits
+
+    def stored_seqs(self, run_id: str) -> set[int]:
+        """The seqs of ``run_id`` with an event stored."""
+        if not self.url:
+            return set()
+        hits = self._hits(run_id, source=["fireline.audit.seq"])
+        return {int(hit["_source"]["fireline"]["audit"]["seq"]) for hit in hits}
 
     def read(self, run_id: str) -> list[AuditEvent]:
         """Every stored event of ``run_id``, in chain order."""
         if not self.url:
             raise FirelineError("no Elasticsearch is configured to read the audit trail from")
-        with self._client() as es:
-            es.indices.refresh(index=AUDIT_INDEX_PATTERN, ignore_unavailable=True, allow_no_indices=True)
-            answer = es.search(
-                index=AUDIT_INDEX_PATTERN,
-                query={"term": {"fireline.run.id": run_id}},
-                sort=[{"fireline.audit.seq": "asc"}],
-                size=10_000,
-                ignore_unavailable=True,
-                allow_no_indices=True,
-            )
-        return [
-            AuditEvent.model_validate(hit["_source"]["fireline"]["event"]) for hit in answer["hits"]["hits"]
-        ]
+        hits = self._hits(run_id, sort=[{"fireline.audit.seq": "asc"}])
+        return [AuditEvent.model_validate(hit["_source"]["fireline"]["event"]) for hit in hits]
 
     @activity.defn(name=AUDIT_ACTIVITY)
     async def store_audit(self, events: list[AuditEvent]) -> bool:
