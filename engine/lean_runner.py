@@ -119,10 +119,11 @@ class LeanRunInstance(WorkflowInstance):
 
     def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
         """Runs the activation's jobs on a copy the instance may keep views into; relays its trail."""
+        if self.relay is None:
+            return self.inner.activate(standalone(act))
         started = time.monotonic()
         completion = self.inner.activate(standalone(act))
-        if self.relay is not None:
-            self.relay.after_activation(act, completion, started)
+        self.relay.after_activation(act, completion, started)
         return completion
 
     def get_serialization_context(self, command_info: CommandInfo | None) -> SerializationContext | None:
