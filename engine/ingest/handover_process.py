@@ -293,8 +293,9 @@ async def _serve_child(spec: HandoverSpec, conn: Connection) -> int:
 
     def send() -> None:
         nonlocal told
-        if counts or reader.count() != told:
-            told = reader.count()
+        pending = reader.count()
+        if counts or pending != told:
+            told = pending
             with contextlib.suppress(OSError, ValueError):
                 conn.send(Report(list(counts), told))
             counts.clear()
