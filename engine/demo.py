@@ -42,7 +42,7 @@ from engine.plan.state import RunState, RunStatus, StepStatus
 from engine.serve import serve_services
 from engine.settings import Settings
 from engine.stack.local import LocalStack
-from engine.stack.processes import ManagedProcess, free_port, mlflow_server
+from engine.stack.processes import ManagedProcess, mlflow_server, start_on_free_port
 from integrations.slack.testing import FakeSlack
 
 APPROVER = "user:U024BE7LH"
@@ -147,8 +147,8 @@ async def _failed_steps(client: Client, state: RunState) -> list[str]:
 def _start_registry(home: Path) -> tuple[ManagedProcess, str]:
     from integrations.mlflow.testing import seed_model
 
-    port = free_port()
-    server = mlflow_server(home, port=port).start(timeout=180, detach=True)
+    # Temporal and Elasticsearch start at the same moment and bind ports of their own.
+    server, port = start_on_free_port(lambda free: mlflow_server(home, port=free), timeout=180, detach=True)
     uri = f"http://127.0.0.1:{port}"
     seed_model(uri, COMPROMISED_MODEL, versions=3, verified=[1, 2])
     return server, uri

@@ -85,6 +85,10 @@ class StackError(FirelineError):
     """A local server could not be started, reached or stopped."""
 
 
+class PortTaken(StackError):
+    """A local server exited because another process holds a port it needs."""
+
+
 class RunNotFound(FirelineError):
     """No run with that id exists."""
 

@@ -22,6 +22,7 @@ from engine.stack.processes import (
     free_port,
     noida_elasticsearch,
     port_open,
+    retry_when_port_taken,
     stop_pids,
     temporal_answers,
     temporal_dev_server,
@@ -185,7 +186,10 @@ class LocalStack:
         es = self.settings.elasticsearch
         if es.url is not None:
             return es.url
-        port = _pick_port(es.port, "elasticsearch.port")
+        return retry_when_port_taken(self._start_noida)
+
+    def _start_noida(self) -> str:
+        port = _pick_port(self.settings.elasticsearch.port, "elasticsearch.port")
         managed = noida_elasticsearch(self.home, port=port)
         self._managed[Component.ELASTICSEARCH] = managed
         managed.start(self._ready_timeout, detach=True)
@@ -195,6 +199,10 @@ class LocalStack:
         t = self.settings.temporal
         if t.address is not None:
             return t.address, t.web_ui_url
+        return retry_when_port_taken(self._start_dev_server)
+
+    def _start_dev_server(self) -> tuple[str, str | None]:
+        t = self.settings.temporal
         grpc = _pick_port(t.ports.grpc, "temporal.ports.grpc")
         ui = _pick_port(t.ports.ui, "temporal.ports.ui") if t.ui else free_port()
         http = _pick_port(t.ports.http, "temporal.ports.http")

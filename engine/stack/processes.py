@@ -19,8 +19,18 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from engine.errors import StackError
+from engine.errors import PortTaken, StackError
+
+#: What a server's log says when its port was taken between our pick and its bind
+#: (Temporal: "bind: address already in use"; uvicorn under MLflow: "[Errno 98] ...
+#: address already in use"; noida-db: "port 9200 is already in use").
+PORT_TAKEN_MARK = "already in use"
+#: How often a server started on a free port is tried on another one after losing its port.
+PORT_ATTEMPTS = 3
+
+T = TypeVar("T")
 
 #: Flags that make the dev server fast enough for interactive response work.
 #: The stock server polls its transfer queue 20 times a second (~50 ms per step).
@@ -102,6 +112,7 @@ class ManagedProcess:
         """Start the process and wait until its ready check passes."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        log_start = log.tell()
         self.proc = subprocess.Popen(  # argv built from our own binaries
             self.argv,
             stdout=log,
@@ -114,12 +125,24 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise StackError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+                message = f"{self.name} exited with {self.proc.returncode}; see {self.log_path}"
+                if PORT_TAKEN_MARK in self._log_since(log_start).lower():
+                    raise PortTaken(f"{message} (a port it needs is taken)")
+                raise StackError(message)
             if self.ready():
                 return self
             time.sleep(0.05)
         self.stop()
         raise StackError(f"{self.name} was not ready within {timeout:.0f}s; see {self.log_path}")
+
+    def _log_since(self, offset: int) -> str:
+        """What the process wrote to its log in this start (the log is appended to across starts)."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(offset)
+                return log.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the process: SIGTERM, then SIGKILL after ``timeout``."""
@@ -131,6 +154,35 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             signal_tree(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout)
+
+
+def retry_when_port_taken(start: Callable[[], T]) -> T:
+    """Call ``start`` again (up to ``PORT_ATTEMPTS`` times) while it fails with :class:`PortTaken`.
+
+    A free port is only free when it is picked: another process starting at the same time
+    (a Temporal dev server binds ports of its own choosing) can take it before the server
+    binds it. ``start`` picks its ports anew on every call.
+    """
+    attempt = 1
+    while True:
+        try:
+            return start()
+        except PortTaken:
+            if attempt >= PORT_ATTEMPTS:
+                raise
+            attempt += 1
+
+
+def start_on_free_port(
+    build: Callable[[int], ManagedProcess], *, timeout: float = 60.0, detach: bool = False
+) -> tuple[ManagedProcess, int]:
+    """Start the server ``build(port)`` makes on a free port; returns it and the port."""
+
+    def start() -> tuple[ManagedProcess, int]:
+        port = free_port()
+        return build(port).start(timeout, detach=detach), port
+
+    return retry_when_port_taken(start)
 
 
 def pid_alive(pid: int) -> bool:
