@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -41,6 +42,27 @@ def workflow_runner(
     )
 
 
+class PlaybookWorker(Worker):
+    """A worker for PlaybookRun whose audit relay stops when the worker does."""
+
+    def __init__(self, *args: Any, relay: AuditRelay | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.relay = relay
+
+    async def run(self) -> None:
+        """Run until shut down; then store what the relay has due and stop its thread.
+
+        A process that stops its worker and goes on (tests, a restarted service) would otherwise
+        keep a relay retrying an Elasticsearch that is gone. Events not stored by then are made
+        again when the next worker replays their runs.
+        """
+        try:
+            await super().run()
+        finally:
+            if self.relay is not None:
+                await asyncio.to_thread(self.relay.close)
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -51,7 +73,7 @@ def build_worker(
     activities: Sequence[Any] | None = None,
     max_concurrent_activities: int = 100,
     graceful_shutdown_s: float = 30.0,
-) -> Worker:
+) -> PlaybookWorker:
     """A worker for PlaybookRun; ``activities`` replaces the real run_action (rehearsals).
 
     On shutdown (SIGTERM) it stops polling and gives in-flight actions ``graceful_shutdown_s`` to finish.
@@ -61,7 +83,7 @@ def build_worker(
     audit = audit or runner.audit
     relay = AuditRelay(audit) if audit.url else None
     chosen = list(activities) if activities is not None else [runner.run_action]
-    return Worker(
+    return PlaybookWorker(
         client,
         task_queue=task_queue,
         workflows=[PlaybookRun],
@@ -70,6 +92,7 @@ def build_worker(
         interceptors=[DetachedHeaders(), *([AuditRelayInterceptor(relay)] if relay else [])],
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=graceful_shutdown_s),
+        relay=relay,
     )
 
 

@@ -267,6 +267,11 @@ class AuditRelay:
         with self._cond:
             return len(self._queued)
 
+    def running(self) -> bool:
+        """True while the relay's thread writes, retries or waits for events."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def close(self, timeout_s: float = 5.0) -> None:
         """Write what is due (for at most ``timeout_s``) and stop the thread."""
         thread = self._thread

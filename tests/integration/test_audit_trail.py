@@ -129,10 +129,13 @@ async def test_a_trail_the_worker_never_wrote_is_written_by_the_next_worker_from
 ) -> None:
     store = AuditStore(elasticsearch_url)
     unreachable = AuditStore(f"http://127.0.0.1:{free_port()}")  # the first worker's writes never land
-    async with build_worker(client, task_queue, runner=ActionRunner(TEST_REGISTRY, audit=unreachable)):
+    first = build_worker(client, task_queue, runner=ActionRunner(TEST_REGISTRY, audit=unreachable))
+    async with first:
         run = await fl.start_run(client, plan_of(APPROVAL_PLAYBOOK), alert(), {}, task_queue=task_queue)
         await wait_for(client, run.run_id, lambda s: s.pending_approvals())
+        assert first.relay is not None and first.relay.running()  # retrying the missing Elasticsearch
     assert store.stored_seqs(run.run_id) == set()  # that worker is gone and wrote nothing
+    assert not first.relay.running()  # and stopped retrying with it
 
     async with build_worker(client, task_queue, runner=ActionRunner(TEST_REGISTRY, audit=store)):
         await fl.decide(client, run.run_id, "approve", Decision.APPROVE, "user:U1")
