@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from bench import baseline, run, stats, storm_procs
+from bench import baseline, parked, run, stats, storm_procs
 from bench.actions import APPROVAL, BENCH_REGISTRY, FIVE_STEPS, plan_of
 from bench.genplaybooks import playbook
 from bench.offline import per_step
@@ -61,6 +61,17 @@ def test_sizes_scale_counts_but_not_concurrency() -> None:
     assert small.overhead_n == 10 and small.parked_n == 100
     assert small.in_flight == 50 and small.ingest_fingerprints == 1_000
     assert run.Sizes().scaled(1.0) == run.Sizes()
+
+
+def test_parked_runs_are_decided_in_alternating_blocks_covering_every_run_once() -> None:
+    order = parked.BLOCK_ORDER
+    # Each side as often as the other, and as often early as late: A B B A mirrored.
+    assert order.count("engine") == order.count("baseline")
+    assert [sum(i for i, s in enumerate(order) if s == side) for side in parked.SIDES] == [14, 14]
+    ids = [f"r{i}" for i in range(10)]
+    blocks = parked._blocks(ids, 4)
+    assert [len(b) for b in blocks] == [3, 3, 2, 2]
+    assert [i for block in blocks for i in block] == ids
 
 
 def test_bench_playbooks_and_generated_catalog_are_valid() -> None:
