@@ -127,7 +127,7 @@ async def parked(client: Client, address: str, plan: Plan, n: int) -> dict[str, 
     Both workers run for the whole figure. The runs are decided in blocks, one side at a time, in
     ``BLOCK_ORDER``; each side's decide-all time is the sum of its blocks. Measured one whole side
     after the other, the ratio followed the machine's drift: the same code gave 0.80x, 1.22x and
-    1.06x in three rounds on one server.
+    1.06x in three rounds.
     """
     queues = {name: f"bench-parked-{name}-{uuid.uuid4().hex[:6]}" for name in SIDES}
     procs: dict[str, subprocess.Popen[str]] = {}
