@@ -29,6 +29,12 @@ log = logging.getLogger("fireline.activity")
 DEFAULT_OUTPUT_CAP = 256 * 1024
 
 
+def encode_output(output: Any) -> tuple[Any, str]:
+    """The output as JSON-ready data and its compact JSON text."""
+    data = to_jsonable_python(output, fallback=str)
+    return data, json.dumps(data, separators=(",", ":"), default=str)
+
+
 def cap_output(
     output: Any, cap_bytes: int, keep: Callable[[Any], dict[str, str] | None] | None = None
 ) -> ActionResult:
@@ -36,8 +42,14 @@ def cap_output(
 
     ``keep`` stores the full result elsewhere (Elasticsearch) and returns its reference.
     """
-    data = to_jsonable_python(output, fallback=str)
-    encoded = json.dumps(data, separators=(",", ":"), default=str)
+    data, encoded = encode_output(output)
+    return capped(data, encoded, cap_bytes, keep)
+
+
+def capped(
+    data: Any, encoded: str, cap_bytes: int, keep: Callable[[Any], dict[str, str] | None] | None = None
+) -> ActionResult:
+    """:func:`cap_output` for an output already encoded by :func:`encode_output`."""
     size = len(encoded.encode())
     if size <= cap_bytes:
         return ActionResult(output=data, size_bytes=size)
@@ -124,8 +136,14 @@ class ActionRunner:
             log.warning("action %s at %s raised %s", request.action, request.path, type(exc).__name__)
             raise ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__) from None
         log.debug("action %s took %.1f ms", request.action, (time.perf_counter() - started) * 1000)
-        keep = partial(self.audit.keep_result, request.idempotency_key)
-        result = await asyncio.to_thread(cap_output, output, self.output_cap_bytes, keep)
+        # Encoding is CPU that holds the GIL in a thread too, so it runs here; only an output over the
+        # cap goes to a thread, since keeping it in full is a blocking write to Elasticsearch.
+        data, encoded = encode_output(output)
+        if len(encoded) <= self.output_cap_bytes:  # ASCII (json.dumps escapes the rest): chars are bytes
+            result = capped(data, encoded, self.output_cap_bytes)
+        else:
+            keep = partial(self.audit.keep_result, request.idempotency_key)
+            result = await asyncio.to_thread(capped, data, encoded, self.output_cap_bytes, keep)
         result.audit_enabled = self.audit.url is not None
         if audit_write is None:
             result.audit_stored = not request.audit
