@@ -50,7 +50,7 @@ def capped(
     data: Any, encoded: str, cap_bytes: int, keep: Callable[[Any], dict[str, str] | None] | None = None
 ) -> ActionResult:
     """:func:`cap_output` for an output already encoded by :func:`encode_output`."""
-    size = len(encoded.encode())
+    size = len(encoded)  # json.dumps escapes every non-ASCII character: its length is its size in bytes
     if size <= cap_bytes:
         return ActionResult(output=data, size_bytes=size)
     preview: Any = {"preview": encoded[: min(cap_bytes // 4, 4096)]}
@@ -139,7 +139,7 @@ class ActionRunner:
         # Encoding is CPU that holds the GIL in a thread too, so it runs here; only an output over the
         # cap goes to a thread, since keeping it in full is a blocking write to Elasticsearch.
         data, encoded = encode_output(output)
-        if len(encoded) <= self.output_cap_bytes:  # ASCII (json.dumps escapes the rest): chars are bytes
+        if len(encoded) <= self.output_cap_bytes:
             result = capped(data, encoded, self.output_cap_bytes)
         else:
             keep = partial(self.audit.keep_result, request.idempotency_key)
